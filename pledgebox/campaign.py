@@ -1,0 +1,112 @@
+"""The campaign widget's figures: progress towards the goal and the countdown."""
+
+from __future__ import annotations
+
+import json
+import os
+import tempfile
+from dataclasses import dataclass
+from datetime import date, datetime
+from decimal import ROUND_DOWN, Decimal, InvalidOperation
+from pathlib import Path
+
+from .errors import PledgeboxError
+
+TOTALS_FILE = "published.json"
+MAX_TOTAL = Decimal("100000000")
+
+
+class BadTotal(PledgeboxError):
+    """That is not an amount that can be published:"""
+
+    exit_code = 2
+
+
+@dataclass(frozen=True)
+class Totals:
+    """What the organisers published: the amount reached, and optionally the amount pledged."""
+
+    raised: Decimal = Decimal(0)
+    pledged: Decimal | None = None
+
+
+@dataclass(frozen=True)
+class Widget:
+    """Everything the campaign widget shows, computed for one day."""
+
+    percent: int
+    bar_value: Decimal  # capped at the goal, for <progress>
+    goal: Decimal
+    raised: Decimal
+    pledged: Decimal | None
+    days_left: int | None  # None: no deadline; 0: the last day; <0 never shown
+    deadline: date | None
+
+    @property
+    def ended(self) -> bool:
+        """The deadline has passed."""
+        return self.days_left is not None and self.days_left < 0
+
+
+def today(tz, now: datetime | None = None) -> date:
+    """The current day in the campaign's time zone (now may be injected by tests)."""
+    return (now or datetime.now(tz)).astimezone(tz).date()
+
+
+def widget(goal: Decimal, totals: Totals, deadline: date | None, day: date) -> Widget:
+    """Compute the widget's figures for `day`; the percentage is rounded down, never negative."""
+    raised = max(totals.raised, Decimal(0))
+    percent = int((raised * 100 / goal).to_integral_value(rounding=ROUND_DOWN))
+    days_left = (deadline - day).days if deadline else None
+    return Widget(percent=percent, bar_value=min(raised, goal), goal=goal, raised=raised,
+                  pledged=totals.pledged, days_left=days_left, deadline=deadline)
+
+
+def parse_total(text: str) -> Decimal:
+    """Parse an amount given on the command line: digits with an optional '.' and two decimals."""
+    try:
+        amount = Decimal(text.strip().replace("_", ""))
+    except (InvalidOperation, AttributeError):
+        raise BadTotal(f"{text!r}.", hint="write it like 1234.50, with a dot and no currency sign") from None
+    if not amount.is_finite() or amount < 0 or amount > MAX_TOTAL or amount != amount.quantize(Decimal("0.01")):
+        raise BadTotal(f"{text!r} (it must be between 0 and {MAX_TOTAL}, with at most two decimals).")
+    return amount.quantize(Decimal("0.01"))
+
+
+def write_totals(state_dir: Path, totals: Totals) -> Path:
+    """Publish the totals atomically: a reader sees the old figures or the new, never half."""
+    state_dir.mkdir(mode=0o700, parents=True, exist_ok=True)
+    doc = {"raised": str(totals.raised)}
+    if totals.pledged is not None:
+        doc["pledged"] = str(totals.pledged)
+    target = state_dir / TOTALS_FILE
+    fd, tmp = tempfile.mkstemp(dir=state_dir, prefix=".published-")
+    try:
+        with os.fdopen(fd, "w", encoding="utf-8") as fh:
+            json.dump(doc, fh)
+            fh.flush()
+            os.fsync(fh.fileno())
+        os.replace(tmp, target)
+    except BaseException:
+        Path(tmp).unlink(missing_ok=True)
+        raise
+    return target
+
+
+def read_totals(state_dir: Path) -> Totals:
+    """The published totals, or zero when nothing was published (or the file is unreadable)."""
+    try:
+        doc = json.loads((state_dir / TOTALS_FILE).read_text(encoding="utf-8"))
+        pledged = doc.get("pledged")
+        return Totals(parse_total(doc["raised"]), parse_total(pledged) if pledged is not None else None)
+    except (OSError, ValueError, KeyError, TypeError, BadTotal):
+        return Totals()
+
+
+def totals_version(state_dir: Path) -> tuple:
+    """A cheap fingerprint of the totals file, so pages are re-rendered only when it changes."""
+    try:
+        st = os.stat(state_dir / TOTALS_FILE)
+    except OSError:
+        return ()
+    return (st.st_ino, st.st_mtime_ns, st.st_size)

@@ -1,0 +1,236 @@
+"""The campaign's settings, loaded once from data/campaign.toml into frozen dataclasses."""
+
+from __future__ import annotations
+
+import re
+import tomllib
+from dataclasses import dataclass, field
+from datetime import date
+from decimal import Decimal, InvalidOperation
+from pathlib import Path
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
+
+from . import ROOT
+from .errors import ConfigError
+
+DEFAULT_DATA = ROOT / "data"
+DEMO_CAMPAIGN = ROOT / "pledgebox" / "demo" / "campaign.toml"
+METHOD_KINDS = ("sepa", "cash", "crypto")
+_ID = re.compile(r"^[a-z0-9][a-z0-9-]{0,39}$")
+_ONION = re.compile(r"^[a-z2-7]{56}\.onion$")
+
+
+@dataclass(frozen=True)
+class Group:
+    """A beneficiary group named in the appeal."""
+
+    id: str
+    name: str
+    url: str
+
+
+@dataclass(frozen=True)
+class Method:
+    """A way to pay that the organisers configured."""
+
+    id: str
+    kind: str  # one of METHOD_KINDS
+    label: str = ""  # shown instead of the translated kind, e.g. "Monero"
+    beneficiary: str = ""
+    iban: str = ""
+    bic: str = ""
+    address: str = ""  # a postal address (cash) or a wallet address (crypto)
+
+
+@dataclass(frozen=True)
+class Organiser:
+    """An organiser's public keys, as printed by `keygen`."""
+
+    name: str
+    recipient: str
+    signer: str = ""
+
+
+@dataclass(frozen=True)
+class Limits:
+    """Caps that keep a hostile client from hurting the server or the store."""
+
+    max_amount: Decimal = Decimal("100000")
+    min_amount: Decimal = Decimal("1")
+    token_min_age: int = 2  # seconds: faster than a person can read the check page
+    token_max_age: int = 6 * 3600  # generous: slow Tor loads, a coffee break
+    confirms_per_minute: int = 600
+    max_pending: int = 50000
+
+
+@dataclass(frozen=True)
+class Config:
+    """Everything the app needs to know about one campaign."""
+
+    campaign_id: str
+    goal: Decimal
+    currency: str
+    timezone: str
+    deadline: date | None
+    groups: tuple[Group, ...]
+    methods: tuple[Method, ...]
+    organisers: tuple[Organiser, ...]
+    data_dir: Path
+    onion: str = ""
+    clearnet: str = ""  # the canonical https:// address, if any
+    demo: bool = False
+    limits: Limits = field(default_factory=Limits)
+
+    @property
+    def state_dir(self) -> Path:
+        """The git-ignored runtime folder: sealed pledges, published totals, token secret."""
+        return self.data_dir / "state"
+
+    @property
+    def tz(self) -> ZoneInfo:
+        """The campaign's time zone, in which days are counted."""
+        return ZoneInfo(self.timezone)
+
+    def group(self, group_id: str) -> Group | None:
+        """The group with this id, if configured."""
+        return next((g for g in self.groups if g.id == group_id), None)
+
+    def method(self, method_id: str) -> Method | None:
+        """The payment method with this id, if configured."""
+        return next((m for m in self.methods if m.id == method_id), None)
+
+
+def load(data_dir: Path | None = None, *, allow_demo: bool = True) -> Config:
+    """Load DATA/campaign.toml, or the embedded demo campaign when there is none."""
+    data_dir = Path(data_dir) if data_dir else DEFAULT_DATA
+    path = data_dir / "campaign.toml"
+    if path.is_file():
+        return parse(_read(path), data_dir, demo=False)
+    if not allow_demo:
+        raise ConfigError(f"{path} is missing.", hint="copy data/campaign.example.toml to it and fill it in")
+    return parse(_read(DEMO_CAMPAIGN), data_dir, demo=True)
+
+
+def _read(path: Path) -> dict:
+    """Parse one TOML file, naming the file in the error."""
+    try:
+        return tomllib.loads(path.read_text(encoding="utf-8"))
+    except (OSError, UnicodeDecodeError, tomllib.TOMLDecodeError) as exc:
+        raise ConfigError(f"{path}: {exc}") from None
+
+
+def parse(doc: dict, data_dir: Path, *, demo: bool = False) -> Config:
+    """Check a parsed campaign.toml and build the Config; every error names its key."""
+    camp = _table(doc, "campaign")
+    cid = _text(camp, "campaign.id")
+    if not _ID.match(cid):
+        raise ConfigError("campaign.id must be lowercase letters, digits and dashes (at most 40).")
+    goal = _amount(camp.get("goal"), "campaign.goal")
+    currency = str(camp.get("currency", "EUR"))
+    if currency != "EUR":
+        raise ConfigError("campaign.currency: only EUR is supported (SEPA and the GiroCode are in euros).")
+    tzname = str(camp.get("timezone", "Europe/Berlin"))
+    try:
+        ZoneInfo(tzname)
+    except (ZoneInfoNotFoundError, ValueError):
+        raise ConfigError(f"campaign.timezone: unknown time zone {tzname!r}.") from None
+    deadline = camp.get("deadline")
+    if deadline is not None and not isinstance(deadline, date):
+        raise ConfigError("campaign.deadline must be a date like 2026-12-31 (no quotes).")
+    onion = str(camp.get("onion", "")).strip().lower().removeprefix("http://").rstrip("/")
+    if onion and not _ONION.match(onion):
+        raise ConfigError("campaign.onion must be a v3 onion address (56 characters + .onion).")
+    clearnet = str(camp.get("clearnet", "")).strip().rstrip("/")
+    if clearnet and not clearnet.startswith("https://"):
+        raise ConfigError("campaign.clearnet must start with https://.")
+
+    groups = tuple(_group(g, i) for i, g in enumerate(_array(doc, "groups")))
+    methods = tuple(_method(m, i) for i, m in enumerate(_array(doc, "methods")))
+    organisers = tuple(_organiser(o, i) for i, o in enumerate(doc.get("organisers", [])))
+    for name, items in (("groups", groups), ("methods", methods)):
+        ids = [x.id for x in items]
+        if len(set(ids)) != len(ids):
+            raise ConfigError(f"{name}: two entries share an id.")
+    if not organisers:
+        raise ConfigError("organisers: at least one organiser key is needed to seal pledges.",
+                          hint="run `python app.py keygen --out FILE` and add the line it prints")
+    limits = Limits(**{k: _limit(v, k) for k, v in doc.get("limits", {}).items()
+                       if k in Limits.__dataclass_fields__})
+    return Config(campaign_id=cid, goal=goal, currency=currency, timezone=tzname,
+                  deadline=deadline, groups=groups, methods=methods, organisers=organisers,
+                  data_dir=Path(data_dir), onion=onion, clearnet=clearnet, demo=demo,
+                  limits=limits)
+
+
+def _table(doc: dict, key: str) -> dict:
+    value = doc.get(key)
+    if not isinstance(value, dict):
+        raise ConfigError(f"[{key}] is missing.")
+    return value
+
+
+def _array(doc: dict, key: str) -> list:
+    value = doc.get(key)
+    if not isinstance(value, list) or not value:
+        raise ConfigError(f"[[{key}]] is missing: at least one is needed.")
+    return value
+
+
+def _text(table: dict, key: str, *, required: bool = True) -> str:
+    value = table.get(key.rsplit(".", 1)[-1], "")
+    if not isinstance(value, str) or (required and not value.strip()):
+        raise ConfigError(f"{key} is missing or not text.")
+    return value.strip()
+
+
+def _amount(value, key: str) -> Decimal:
+    try:
+        amount = Decimal(str(value))
+    except (InvalidOperation, ValueError):
+        raise ConfigError(f"{key} must be a number like \"2500\".") from None
+    if not amount.is_finite() or amount <= 0:
+        raise ConfigError(f"{key} must be more than zero.")
+    return amount
+
+
+def _limit(value, key: str):
+    default = Limits.__dataclass_fields__[key].default
+    return Decimal(str(value)) if isinstance(default, Decimal) else int(value)
+
+
+def _group(doc: dict, i: int) -> Group:
+    where = f"groups[{i}]"
+    gid = _text(doc, f"{where}.id")
+    if not _ID.match(gid) or gid == "split":
+        raise ConfigError(f"{where}.id must be lowercase letters, digits and dashes, not 'split'.")
+    url = _text(doc, f"{where}.url")
+    if not url.startswith("https://"):
+        raise ConfigError(f"{where}.url must start with https://.")
+    return Group(gid, _text(doc, f"{where}.name"), url)
+
+
+def _method(doc: dict, i: int) -> Method:
+    where = f"methods[{i}]"
+    mid = _text(doc, f"{where}.id")
+    if not _ID.match(mid):
+        raise ConfigError(f"{where}.id must be lowercase letters, digits and dashes.")
+    kind = _text(doc, f"{where}.kind")
+    if kind not in METHOD_KINDS:
+        raise ConfigError(f"{where}.kind must be one of {', '.join(METHOD_KINDS)}.")
+    fields = {k: str(doc.get(k, "")).strip() for k in ("label", "beneficiary", "iban", "bic", "address")}
+    if kind == "sepa":
+        for key in ("beneficiary", "iban"):
+            if not fields[key]:
+                raise ConfigError(f"{where}.{key} is needed for a SEPA transfer.")
+        fields["iban"] = fields["iban"].replace(" ", "").upper()
+    elif not fields["address"]:
+        raise ConfigError(f"{where}.address is needed for {kind}.")
+    if kind == "crypto" and not fields["label"]:
+        raise ConfigError(f"{where}.label is needed for crypto (e.g. \"Monero\").")
+    return Method(mid, kind, **fields)
+
+
+def _organiser(doc: dict, i: int) -> Organiser:
+    where = f"organisers[{i}]"
+    return Organiser(_text(doc, f"{where}.name"), _text(doc, f"{where}.recipient"),
+                     _text(doc, f"{where}.signer", required=False))

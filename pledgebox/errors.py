@@ -1,0 +1,30 @@
+"""The project's own exceptions: each docstring is the message a user reads."""
+
+
+class PledgeboxError(Exception):
+    """Something went wrong."""
+
+    hint = ""
+    exit_code = 1
+
+    def __init__(self, detail: str = "", hint: str = ""):
+        super().__init__(detail)
+        self.detail = detail
+        if hint:
+            self.hint = hint
+
+    @property
+    def message(self) -> str:
+        """The user-facing text: the class docstring, then the detail."""
+        doc = (type(self).__doc__ or "").strip()
+        return f"{doc} {self.detail}".strip() if self.detail else doc
+
+
+class ConfigError(PledgeboxError):
+    """The campaign configuration is not usable:"""
+
+
+class UsageError(PledgeboxError):
+    """Wrong use of the command:"""
+
+    exit_code = 2

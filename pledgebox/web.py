@@ -1,0 +1,343 @@
+"""The web application: thin routes over pledges, sealing and the store."""
+
+from __future__ import annotations
+
+import threading
+import time
+from datetime import datetime
+
+from bottle import Bottle, HTTPResponse, request, response
+
+from . import campaign, girocode, pledges, sealing
+from .i18n import LANGS, best_language, catalogs
+from .ratelimit import RateLimit
+from .render import SECURITY_HEADERS, Page, Templates, display_url, transport_headers
+from .store import Store
+
+STATIC_PAGES = ("appeal", "privacy", "mirror", "not_found")
+TOTALS_CHECK_INTERVAL = 1.0  # seconds between looks at the published totals file
+RETRY_AFTER = "60"
+
+
+class Site:
+    """What the routes share: the campaign, its pages in memory, the store and the token keys."""
+
+    def __init__(self, config, clock=time.time, bundle_url: str = ""):
+        self.config = config
+        self.clock = clock
+        self.catalogs = catalogs()
+        self.templates = Templates()
+        self.store = Store(config.state_dir)
+        self.recipients = [sealing.Recipient.from_string(o.recipient) for o in config.organisers]
+        self.fingerprints = [(o.name, r.fingerprint) for o, r in zip(config.organisers, self.recipients)]
+        self.signers = [(o.name, o.signer, sealing.Signer.from_string(o.signer).fingerprint)
+                        for o in config.organisers if o.signer]
+        self.bundle_url = bundle_url
+        self.limit = RateLimit(config.limits.confirms_per_minute)
+        self._lock = threading.Lock()
+        self._tokens: pledges.Tokens | None = None
+        self._pages: dict[tuple, Page] = {}
+        self._pages_key: tuple = ()
+        self._totals_checked = float("-inf")
+        self._totals_key: tuple = ()
+        self._totals = campaign.Totals()
+
+    # -- rendering ---------------------------------------------------------------
+
+    def url(self, lang: str):
+        """The link builder handed to templates: absolute paths on the live site."""
+        paths = {"appeal": f"/{lang}/", "privacy": f"/{lang}/privacy", "mirror": f"/{lang}/mirror",
+                 "pledge": f"/{lang}/pledge", "confirm": f"/{lang}/pledge/confirm"}
+        return paths.__getitem__
+
+    def render(self, name: str, lang: str, page: str = "appeal", **values) -> str:
+        """Render one template with everything every page needs."""
+        t = self.catalogs[lang]
+        twin = self.url(t.other)(page if page in ("appeal", "privacy", "mirror") else "appeal")
+        return self.templates.render(
+            name, t=t, lang=lang, url=self.url(lang), twin=twin, demo=self.config.demo,
+            fingerprints=self.fingerprints, currency=self.config.currency, **values)
+
+    def today(self):
+        """Today in the campaign's time zone, from the injectable clock."""
+        return campaign.today(self.config.tz, datetime.fromtimestamp(self.clock(), self.config.tz))
+
+    def totals(self) -> campaign.Totals:
+        """The published totals, looked at no more than once a second."""
+        now = time.monotonic()
+        if now - self._totals_checked >= TOTALS_CHECK_INTERVAL:
+            key = campaign.totals_version(self.config.state_dir)
+            if key != self._totals_key:
+                self._totals = campaign.read_totals(self.config.state_dir)
+                self._totals_key = key
+            self._totals_checked = now
+        return self._totals
+
+    def page(self, name: str, lang: str) -> Page:
+        """A request-independent page, rendered once per language, day and published totals."""
+        totals = self.totals()
+        key = (self._totals_key, self.today())
+        if key != self._pages_key:
+            with self._lock:
+                if key != self._pages_key:
+                    self._pages, self._pages_key = {}, key
+        cached = self._pages.get((name, lang))
+        if cached is None:
+            cached = self._pages[(name, lang)] = Page.of(self._render_static(name, lang, totals))
+        return cached
+
+    def _render_static(self, name: str, lang: str, totals) -> str:
+        t = self.catalogs[lang]
+        if name == "appeal":
+            w = campaign.widget(self.config.goal, totals, self.config.deadline, self.today())
+            return self.render("appeal", lang, paragraphs=self.paragraphs(lang), w=w,
+                               defaults=self.form_defaults(), **self.form_context(lang))
+        if name == "privacy":
+            return self.render("privacy", lang, page="privacy")
+        if name == "mirror":
+            return self.render("mirror", lang, page="mirror", signers=self.signers, bundle=self.bundle_url)
+        return self.render("message", lang, heading=t("site.not_found_title"), text=t("site.not_found_text"))
+
+    def paragraphs(self, lang: str) -> list[list[tuple[str, str]]]:
+        """The appeal's paragraphs as (text, href) runs; {link:ID} becomes the group's link."""
+        t = self.catalogs[lang]
+        out = []
+        for i in range(1, 6):
+            runs, text = [], t(f"appeal.p{i}")
+            while "{link:" in text:
+                before, _, rest = text.partition("{link:")
+                gid, _, text = rest.partition("}")
+                group = self.config.group(gid)
+                runs.append((before, ""))
+                runs.append(display_url(group.url)[::-1] if group else (group_name_fallback(gid), ""))
+            runs.append((text, ""))
+            out.append(runs)
+        return out
+
+    def form_context(self, lang: str) -> dict:
+        """The choices the form offers, translated."""
+        t = self.catalogs[lang]
+        designations = [(g.id, g.name) for g in self.config.groups] + [(pledges.SPLIT, t("form.split"))]
+        return {"designations": designations,
+                "methods": [(m.id, self.method_name(m, lang)) for m in self.config.methods],
+                "max_length": pledges.MAX_LENGTH}
+
+    def form_defaults(self) -> dict:
+        """A fresh form: split between the groups, the first payment method."""
+        return {"designation": pledges.SPLIT, "method": self.config.methods[0].id}
+
+    def method_name(self, method, lang: str) -> str:
+        """'SEPA bank transfer', 'Bargeld per Post', or the crypto label."""
+        return self.catalogs[lang](f"form.method_{method.kind}", label=method.label)
+
+    def designation_name(self, designation: str, lang: str) -> str:
+        """A group's name, or 'split between both groups'."""
+        group = self.config.group(designation)
+        return group.name if group else self.catalogs[lang]("form.split")
+
+    # -- pledges -----------------------------------------------------------------
+
+    @property
+    def tokens(self) -> pledges.Tokens:
+        """The confirm-token keys, loaded (or made) on the first pledge, never at import."""
+        if self._tokens is None:
+            with self._lock:
+                if self._tokens is None:
+                    secret = pledges.load_secret(self.config.state_dir / "token.key")
+                    self._tokens = pledges.Tokens(secret, self.config.limits.token_min_age,
+                                                  self.config.limits.token_max_age)
+        return self._tokens
+
+    def seal_and_store(self, pledge: pledges.Pledge, nonce: bytes) -> str:
+        """Seal the pledge to every organiser key and append it durably; return its reference."""
+        reference = self.tokens.reference(nonce)
+        plaintext = pledge.plaintext(reference, self.config.currency, self.today())
+        record = sealing.seal(plaintext, self.recipients, self.config.campaign_id)
+        del plaintext  # the plaintext lives only in memory, only this long
+        self.store.append(self.tokens.record_id(nonce), record)
+        return reference
+
+
+def group_name_fallback(gid: str) -> str:
+    """Show a group id readably when the config does not name it."""
+    return gid.replace("-", " ").title()
+
+
+def headers(status: int, extra: tuple = (), *, cache: str = "no-store") -> None:
+    """Put the security headers (and HSTS/Onion-Location where they belong) on this response."""
+    response.status = status
+    response.content_type = "text/html; charset=utf-8"
+    for name, value in SECURITY_HEADERS:
+        response.set_header(name, value)
+    response.set_header("Cache-Control", cache)
+    site = request.app.config["pledgebox.site"]
+    env = request.environ
+    for name, value in transport_headers(env.get("wsgi.url_scheme", "http"), env.get("HTTP_HOST", ""),
+                                         env.get("PATH_INFO", "/"), site.config.onion):
+        response.set_header(name, value)
+    for name, value in extra:
+        response.set_header(name, value)
+
+
+def dynamic(status: int, html: str, *extra) -> bytes:
+    """A page that depends on the request: never cached, never compressed (it may hold a token)."""
+    headers(status, extra)
+    return html.encode("utf-8")
+
+
+def static(site: Site, name: str, lang: str, status: int = 200) -> bytes:
+    """A pre-rendered page, gzip-compressed when the client accepts it."""
+    page = site.page(name, lang)
+    headers(status, (("Vary", "Accept-Encoding"),), cache="max-age=60" if status == 200 else "no-store")
+    if "gzip" in request.environ.get("HTTP_ACCEPT_ENCODING", ""):
+        response.set_header("Content-Encoding", "gzip")
+        return page.gzipped
+    return page.body
+
+
+def path_lang() -> str:
+    """The language of the request's path, for error pages: one of LANGS, never reflected text."""
+    segment = request.environ.get("PATH_INFO", "/").lstrip("/").split("/", 1)[0]
+    return segment if segment in LANGS else "en"
+
+
+def build_app(config, *, clock=time.time, bundle_url: str = "") -> Bottle:
+    """A fresh WSGI app for one campaign; nothing is written until the first pledge."""
+    site = Site(config, clock, bundle_url)
+    app = Bottle(catchall=True)
+    app.config["pledgebox.site"] = site
+
+    @app.hook("before_request")
+    def refuse_large_bodies():
+        # Checked before Bottle reads the body, so a huge upload gets a fast answer.
+        try:
+            length = int(request.environ.get("CONTENT_LENGTH") or 0)
+        except ValueError:
+            length = pledges.MAX_BODY + 1
+        if length > pledges.MAX_BODY:
+            t = site.catalogs[path_lang()]
+            html = site.render("message", t.lang, heading=t("errors.too_large_title"), text=t("errors.too_large_text"))
+            raise HTTPResponse(dynamic(413, html, ("Connection", "close")), **_current())
+
+    @app.get("/")
+    def root():
+        lang = best_language(request.environ.get("HTTP_ACCEPT_LANGUAGE", ""))
+        headers(303, (("Location", f"/{lang}/"), ("Vary", "Accept-Language")))
+        return b""
+
+    @app.get("/<lang:re:en|de>")
+    def no_slash(lang):
+        headers(303, (("Location", f"/{lang}/"),))
+        return b""
+
+    @app.get("/<lang:re:en|de>/")
+    def appeal(lang):
+        return static(site, "appeal", lang)
+
+    @app.get("/<lang:re:en|de>/privacy")
+    def privacy(lang):
+        return static(site, "privacy", lang)
+
+    @app.get("/<lang:re:en|de>/mirror")
+    def mirror(lang):
+        return static(site, "mirror", lang)
+
+    @app.get("/<lang:re:en|de>/pledge")
+    @app.get("/<lang:re:en|de>/pledge/confirm")
+    def pledge_get(lang):
+        # A reload or a shared link lands on the form instead of an error.
+        headers(303, (("Location", f"/{lang}/#pledge"),))
+        return b""
+
+    @app.post("/<lang:re:en|de>/pledge")
+    def pledge(lang):
+        t = site.catalogs[lang]
+        values = read_values()
+        context = site.form_context(lang)
+        if request.forms.get("edit"):
+            return dynamic(200, site.render("form_page", lang, v=values, e={}, **context))
+        if values[pledges.HONEYPOT]:
+            return dynamic(400, site.render("form_page", lang, v=values, e={}, notice=t("errors.honeypot"), **context))
+        pledge, errors = pledges.validate(values, lang, site.config, t)
+        if errors:
+            return dynamic(400, site.render("form_page", lang, v=values, e=errors, **context))
+        return dynamic(200, check_page(site, lang, pledge, values, site.tokens.issue(pledge, site.clock())))
+
+    @app.post("/<lang:re:en|de>/pledge/confirm")
+    def confirm(lang):
+        t = site.catalogs[lang]
+        values = read_values()
+        pledge, errors = pledges.validate(values, lang, site.config, t)
+        if errors or values[pledges.HONEYPOT]:
+            return dynamic(400, site.render("form_page", lang, v=values, e=errors, **site.form_context(lang)))
+        try:
+            nonce = site.tokens.check(values["token"], pledge, site.clock())
+        except pledges.TokenProblem as problem:
+            reason = str(problem)
+            token = values["token"] if reason == "too_fast" else site.tokens.issue(pledge, site.clock())
+            return dynamic(400, check_page(site, lang, pledge, values, token, t(f"errors.token_{reason}")))
+        if site.store.count() >= site.config.limits.max_pending:
+            return dynamic(503, check_page(site, lang, pledge, values, values["token"], t("errors.full_text")),
+                           ("Retry-After", "3600"))
+        if not site.limit.allow():
+            return dynamic(429, check_page(site, lang, pledge, values, values["token"], t("errors.busy_text")),
+                           ("Retry-After", RETRY_AFTER))
+        try:
+            reference = site.seal_and_store(pledge, nonce)
+        except OSError:
+            # Disk full or unwritable: no receipt for a pledge that is not on disk.
+            return dynamic(503, check_page(site, lang, pledge, values, values["token"], t("errors.store_failed_text")),
+                           ("Retry-After", RETRY_AFTER))
+        return dynamic(200, receipt_page(site, lang, pledge, reference))
+
+    def error_page(status: int, heading_key: str, text_key: str):
+        def handler(_error):
+            lang = path_lang()
+            t = site.catalogs[lang]
+            if status == 404:
+                return static(site, "not_found", lang, 404)
+            extra = (("Allow", _error.headers.get("Allow", "")),) if status == 405 and _error.headers else ()
+            html = site.render("message", lang, heading=t(heading_key), text=t(text_key))
+            return dynamic(status, html, *extra)
+        return handler
+
+    for status, heading_key, text_key in (
+            (400, "site.error_title", "site.error_text"), (404, "", ""),
+            (405, "site.error_title", "errors.method_not_allowed"),
+            (413, "errors.too_large_title", "errors.too_large_text"),
+            (500, "site.error_title", "site.error_text")):
+        app.error(status)(error_page(status, heading_key, text_key))
+    return app
+
+
+def _current() -> dict:
+    """The status and headers set on the current response, to carry into an HTTPResponse."""
+    return {"status": response.status_code, "headers": dict(response.headerlist)}
+
+
+def read_values() -> dict[str, str]:
+    """The form as typed, or empty fields when the body is not a URL-encoded form."""
+    ctype = request.environ.get("CONTENT_TYPE", "").split(";")[0].strip().lower()
+    if ctype != "application/x-www-form-urlencoded":
+        # Never let Bottle's multipart parser spill a body into a temporary file.
+        return {name: "" for name in (*pledges.FIELDS, pledges.HONEYPOT, "token")}
+    return pledges.read_form(request.forms)
+
+
+def check_page(site: Site, lang: str, pledge, values: dict, token: str, notice: str = "") -> str:
+    """The 'check your pledge' page, carrying the fields back with a one-time token."""
+    method = site.config.method(pledge.method)
+    return site.render("check", lang, pledge=pledge, v=values, token=token, notice=notice,
+                       fields=pledges.FIELDS, designation=site.designation_name(pledge.designation, lang),
+                       method=site.method_name(method, lang))
+
+
+def receipt_page(site: Site, lang: str, pledge, reference: str) -> str:
+    """The receipt: the reference and how to pay, with a GiroCode for SEPA."""
+    method = site.config.method(pledge.method)
+    qr, qr_size, iban = "", 0, ""
+    if method.kind == "sepa":
+        iban = " ".join(method.iban[i:i + 4] for i in range(0, len(method.iban), 4))
+        qr, qr_size = girocode.data_uri(method.beneficiary, method.iban, pledge.amount, reference, method.bic)
+    return site.render("receipt", lang, pledge=pledge, reference=reference, method=method, iban=iban,
+                       qr=qr, qr_size=qr_size, designation=site.designation_name(pledge.designation, lang))
