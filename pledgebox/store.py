@@ -1,0 +1,394 @@
+"""Append-only files of sealed records: durable, shared safely by threads and processes."""
+
+from __future__ import annotations
+
+import errno
+import fcntl
+import os
+import re
+import secrets
+import threading
+from collections.abc import Iterator
+from dataclasses import dataclass
+from pathlib import Path
+from typing import NamedTuple
+
+from pledgebox.errors import PledgeboxError
+
+__all__ = [
+    "COLLECTED",
+    "PENDING",
+    "Damaged",
+    "OutputExists",
+    "Record",
+    "RecordsUnreadable",
+    "Store",
+    "StoreWriteError",
+    "read_problems",
+    "read_records",
+    "scan_records",
+]
+
+PENDING = "pending.sealed"
+COLLECTED = "collected.sealed"
+LOCK = ".lock"
+
+# RECORD_ID SP RECORD LF: the id is printable ASCII without spaces, the record
+# printable ASCII that starts with a non-space.
+_ID = re.compile(rb"[!-~]{1,256}")
+_RECORD = re.compile(rb"[!-~][ -~]*")
+_LINE = re.compile(rb"([!-~]{1,256}) ([!-~][ -~]*)")
+
+
+class OutputExists(PledgeboxError):
+    """The output file already exists, and collect never overwrites:"""
+
+    hint = "choose a new file name, or move the old file away first"
+
+
+class StoreWriteError(PledgeboxError):
+    """The sealed records could not be written:"""
+
+    hint = "check that the data folder is writable and the disk is not full"
+
+
+class RecordsUnreadable(PledgeboxError):
+    """The file of sealed records could not be read:"""
+
+
+class Record(NamedTuple):
+    """One well-formed line of a records file."""
+
+    line: int
+    record_id: str
+    record: bytes
+
+
+@dataclass(frozen=True)
+class Damaged:
+    """A line of a records file that is not a well-formed record."""
+
+    line: int
+    reason: str
+
+    def __str__(self) -> str:
+        """What review prints about it."""
+        return f"record {self.line} is damaged ({self.reason}), skipped"
+
+
+def scan_records(path: Path) -> Iterator[Record | Damaged]:
+    """Every line of a records file, in order: a Record, or Damaged with its line number."""
+    try:
+        file = open(path, "rb")
+    except OSError as exc:
+        raise RecordsUnreadable(f"{path}: {exc.strerror}") from None
+    with file:
+        for number, line in enumerate(file, start=1):
+            if not line.endswith(b"\n"):
+                yield Damaged(number, "incomplete last line, cut off while it was written")
+                continue
+            match = _LINE.fullmatch(line, 0, len(line) - 1)
+            if match is None:
+                yield Damaged(number, "malformed line")
+                continue
+            yield Record(number, match[1].decode("ascii"), match[2])
+
+
+def read_records(path: Path) -> Iterator[Record]:
+    """The well-formed records of a file, as (line number, record id, record)."""
+    for item in scan_records(path):
+        if isinstance(item, Record):
+            yield item
+
+
+def read_problems(path: Path) -> list[Damaged]:
+    """The lines of a records file that read_records skips."""
+    return [item for item in scan_records(path) if isinstance(item, Damaged)]
+
+
+def _fsync_dir(folder: Path) -> None:
+    """Make new or removed directory entries durable."""
+    fd = os.open(folder, os.O_RDONLY | os.O_DIRECTORY)
+    try:
+        os.fsync(fd)
+    finally:
+        os.close(fd)
+
+
+def _read_all(fd: int, start: int, end: int) -> bytes:
+    """Bytes start..end of a file, however many reads that takes."""
+    chunks = []
+    while start < end:
+        chunk = os.pread(fd, min(end - start, 1 << 24), start)
+        if not chunk:
+            break
+        chunks.append(chunk)
+        start += len(chunk)
+    return b"".join(chunks)
+
+
+def _write_all(fd: int, data: bytes) -> None:
+    """Write all of data to fd."""
+    view = memoryview(data)
+    while view:
+        view = view[os.write(fd, view) :]
+
+
+def _cut_torn_tail(fd: int) -> None:
+    """Cut a file back to just after its last LF: what a power cut may leave is no record."""
+    size = os.fstat(fd).st_size
+    if size == 0 or os.pread(fd, 1, size - 1) == b"\n":
+        return
+    end = size
+    while end > 0:
+        start = max(0, end - 65536)
+        chunk = os.pread(fd, end - start, start)
+        last = chunk.rfind(b"\n")
+        if last >= 0:
+            os.ftruncate(fd, start + last + 1)
+            return
+        end = start
+    os.ftruncate(fd, 0)
+
+
+class Store:
+    """The server's sealed records: pending.sealed until collected, then collected.sealed."""
+
+    def __init__(self, folder: Path):
+        """Remember where the records live; nothing is created until the first append."""
+        self.folder = Path(folder)
+        self.pending = self.folder / PENDING
+        self.collected = self.folder / COLLECTED
+        self._lock_path = self.folder / LOCK
+        # flock guards against other processes; this lock guards our own state.
+        self._mutex = threading.Lock()
+        # Every record id this process has seen, kept across collects so a
+        # resubmitted token is refused even after its record moved out.
+        self._seen: set[str] = set()
+        # How far pending.sealed has been scanned, and which file that was.
+        self._file: tuple[int, int, int] | None = None  # (st_dev, st_ino, generation)
+        self._offset = 0
+        self._count = 0
+
+    def _locked(self, kind: int, create: bool) -> int | None:
+        """An fd holding flock(kind) on the lock file; None if nothing was ever appended."""
+        if create:
+            try:
+                self.folder.mkdir(mode=0o700, parents=True)
+            except FileExistsError:
+                pass
+            else:
+                _fsync_dir(self.folder.parent)
+        # A fresh descriptor per operation: a descriptor inherited across fork
+        # would share its flock with the parent.
+        try:
+            fd = os.open(self._lock_path, os.O_RDWR | (os.O_CREAT if create else 0), 0o600)
+        except FileNotFoundError:
+            if create:
+                raise
+            # The first append creates the lock file before anything else.
+            return None
+        try:
+            fcntl.flock(fd, kind)
+        except BaseException:
+            os.close(fd)
+            raise
+        return fd
+
+    @staticmethod
+    def _generation(lock_fd: int) -> int:
+        """The collect counter kept in the lock file (0 if none)."""
+        text = os.pread(lock_fd, 32, 0).strip()
+        return int(text) if text.isdigit() else 0
+
+    def _catch_up(self, fd: int, lock_fd: int) -> int:
+        """Scan what was appended to pending since we last looked; return its size."""
+        st = os.fstat(fd)
+        identity = (st.st_dev, st.st_ino, self._generation(lock_fd))
+        # A collect truncates the file (and bumps the generation): start over.
+        if identity != self._file or st.st_size < self._offset:
+            self._file = identity
+            self._offset = 0
+            self._count = 0
+        if st.st_size > self._offset:
+            data = _read_all(fd, self._offset, st.st_size)
+            end = data.rfind(b"\n") + 1
+            if end:
+                lines = data[:end].split(b"\n")
+                lines.pop()
+                for line in lines:
+                    self._seen.add(line.partition(b" ")[0].decode("ascii", "replace"))
+                self._count += len(lines)
+                self._offset += end
+        return st.st_size
+
+    def append(self, record_id: str, record: bytes) -> bool:
+        """Store one sealed record durably; False (and nothing written) if its id is known."""
+        raw_id = record_id.encode("ascii") if record_id.isascii() else b""
+        if not _ID.fullmatch(raw_id):
+            raise ValueError("record_id must be 1 to 256 printable ASCII characters without spaces")
+        if not isinstance(record, bytes) or not _RECORD.fullmatch(record):
+            raise ValueError("record must be printable ASCII starting with a non-space")
+        line = raw_id + b" " + record + b"\n"
+        with self._mutex:
+            if record_id in self._seen:
+                return False
+            try:
+                stored = self._append_locked(record_id, line)
+            except OSError as exc:
+                raise StoreWriteError(f"{exc.filename or self.pending}: {exc.strerror}") from None
+            if stored:
+                self._seen.add(record_id)
+                self._offset += len(line)
+                self._count += 1
+            return stored
+
+    def _append_locked(self, record_id: str, line: bytes) -> bool:
+        """The part of append that holds the lock file."""
+        lock_fd = self._locked(fcntl.LOCK_EX, create=True)
+        try:
+            try:
+                fd = os.open(self.pending, os.O_RDWR | os.O_APPEND)
+                created = False
+            except FileNotFoundError:
+                flags = os.O_RDWR | os.O_APPEND | os.O_CREAT | os.O_EXCL
+                fd = os.open(self.pending, flags, 0o600)
+                created = True
+            try:
+                size = self._catch_up(fd, lock_fd)
+                if record_id in self._seen:
+                    return False
+                try:
+                    # Bytes after the last LF are a record torn by a crash, never acknowledged.
+                    if size > self._offset:
+                        os.ftruncate(fd, self._offset)
+                    # One write on an O_APPEND descriptor: the whole line or an error.
+                    if os.write(fd, line) != len(line):
+                        raise OSError(errno.ENOSPC, "short write, is the disk full?")
+                    os.fsync(fd)
+                    if created:
+                        _fsync_dir(self.folder)
+                except OSError:
+                    # Leave no torn record behind for the next append or a reader.
+                    try:
+                        os.ftruncate(fd, self._offset)
+                    except OSError:
+                        pass
+                    raise
+            finally:
+                os.close(fd)
+        finally:
+            os.close(lock_fd)
+        return True
+
+    def count(self) -> int:
+        """The number of complete records waiting to be collected."""
+        with self._mutex:
+            lock_fd = self._locked(fcntl.LOCK_SH, create=False)
+            if lock_fd is None:
+                return 0
+            try:
+                try:
+                    fd = os.open(self.pending, os.O_RDONLY)
+                except FileNotFoundError:
+                    return 0
+                try:
+                    self._catch_up(fd, lock_fd)
+                finally:
+                    os.close(fd)
+            finally:
+                os.close(lock_fd)
+            return self._count
+
+    def collect(self, out: Path, *, purge: bool = False) -> int:
+        """Move every pending record into the new file out, atomically; return how many."""
+        out = Path(out)
+        if os.path.lexists(out):
+            raise OutputExists(str(out))
+        with self._mutex:
+            lock_fd = self._locked(fcntl.LOCK_EX, create=False)
+            try:
+                data = b""
+                if lock_fd is not None:
+                    try:
+                        with open(self.pending, "rb") as file:
+                            data = file.read()
+                    except FileNotFoundError:
+                        pass
+                    # A torn tail was never acknowledged: it is not a record.
+                    data = data[: data.rfind(b"\n") + 1]
+                moved = data.count(b"\n")
+                self._write_new(out, data)
+                if lock_fd is None:
+                    return 0
+                if purge:
+                    try:
+                        os.unlink(self.collected)
+                    except FileNotFoundError:
+                        pass
+                elif data:
+                    self._append_collected(data)
+                if os.path.exists(self.pending):
+                    with open(self.pending, "r+b") as file:
+                        os.ftruncate(file.fileno(), 0)
+                        os.fsync(file.fileno())
+                _fsync_dir(self.folder)
+                # Tell every process that pending.sealed starts over.
+                generation = self._generation(lock_fd) + 1
+                os.ftruncate(lock_fd, 0)
+                os.pwrite(lock_fd, b"%d\n" % generation, 0)
+                self._file = None
+                return moved
+            except OSError as exc:
+                raise StoreWriteError(f"{exc.filename or self.folder}: {exc.strerror}") from None
+            finally:
+                if lock_fd is not None:
+                    os.close(lock_fd)
+
+    def _append_collected(self, data: bytes) -> None:
+        """Add collected lines to the server's safety copy, durably."""
+        try:
+            fd = os.open(self.collected, os.O_RDWR | os.O_APPEND)
+        except FileNotFoundError:
+            fd = os.open(self.collected, os.O_RDWR | os.O_APPEND | os.O_CREAT | os.O_EXCL, 0o600)
+        try:
+            _cut_torn_tail(fd)
+            _write_all(fd, data)
+            os.fsync(fd)
+        finally:
+            os.close(fd)
+
+    @staticmethod
+    def _write_new(out: Path, data: bytes) -> None:
+        """Create out holding data, all or nothing, never replacing an existing file."""
+        folder = out.parent
+        tmp = folder / f".{out.name}.{secrets.token_hex(8)}.tmp"
+        try:
+            fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+        except OSError as exc:
+            raise StoreWriteError(f"{out}: {exc.strerror}") from None
+        try:
+            try:
+                _write_all(fd, data)
+                os.fsync(fd)
+            finally:
+                os.close(fd)
+            # link, unlike rename, refuses to replace a file that appeared meanwhile.
+            try:
+                os.link(tmp, out)
+            except FileExistsError:
+                raise OutputExists(str(out)) from None
+            except OSError as exc:
+                # Some file systems (a FAT-formatted USB stick) have no hard links:
+                # rename instead, after checking once more that out is still free.
+                if exc.errno not in (errno.EPERM, errno.ENOTSUP, errno.EOPNOTSUPP, errno.EMLINK):
+                    raise
+                if os.path.lexists(out):
+                    raise OutputExists(str(out)) from None
+                os.rename(tmp, out)
+        finally:
+            try:
+                os.unlink(tmp)
+            except FileNotFoundError:
+                pass
+        _fsync_dir(folder)
