@@ -11,7 +11,7 @@ from pathlib import Path
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from . import ROOT
-from .errors import ConfigError
+from .errors import ConfigError, PledgeboxError
 
 DEFAULT_DATA = ROOT / "data"
 DEMO_CAMPAIGN = ROOT / "pledgebox" / "demo" / "campaign.toml"
@@ -154,8 +154,10 @@ def parse(doc: dict, data_dir: Path, *, demo: bool = False) -> Config:
     if not organisers:
         raise ConfigError("organisers: at least one organiser key is needed to seal pledges.",
                           hint="run `python app.py keygen --out FILE` and add the line it prints")
-    limits = Limits(**{k: _limit(v, k) for k, v in doc.get("limits", {}).items()
-                       if k in Limits.__dataclass_fields__})
+    unknown = set(doc.get("limits", {})) - set(Limits.__dataclass_fields__)
+    if unknown:
+        raise ConfigError(f"limits: unknown key {sorted(unknown)[0]!r}.")
+    limits = Limits(**{k: _limit(v, f"limits.{k}") for k, v in doc.get("limits", {}).items()})
     return Config(campaign_id=cid, goal=goal, currency=currency, timezone=tzname,
                   deadline=deadline, groups=groups, methods=methods, organisers=organisers,
                   data_dir=Path(data_dir), onion=onion, clearnet=clearnet, demo=demo,
@@ -194,8 +196,12 @@ def _amount(value, key: str) -> Decimal:
 
 
 def _limit(value, key: str):
-    default = Limits.__dataclass_fields__[key].default
-    return Decimal(str(value)) if isinstance(default, Decimal) else int(value)
+    default = Limits.__dataclass_fields__[key.split(".")[-1]].default
+    if isinstance(default, Decimal):
+        return _amount(value, key)
+    if not isinstance(value, int) or value < 0:
+        raise ConfigError(f"{key} must be a whole number, 0 or more.")
+    return value
 
 
 def _group(doc: dict, i: int) -> Group:
@@ -231,6 +237,17 @@ def _method(doc: dict, i: int) -> Method:
 
 
 def _organiser(doc: dict, i: int) -> Organiser:
+    from . import sealing  # sealing validates the key strings; only it knows their format
+
     where = f"organisers[{i}]"
-    return Organiser(_text(doc, f"{where}.name"), _text(doc, f"{where}.recipient"),
-                     _text(doc, f"{where}.signer", required=False))
+    organiser = Organiser(_text(doc, f"{where}.name"), _text(doc, f"{where}.recipient"),
+                          _text(doc, f"{where}.signer", required=False))
+    for key, kind in (("recipient", sealing.Recipient), ("signer", sealing.Signer)):
+        value = getattr(organiser, key)
+        if value or key == "recipient":
+            try:
+                kind.from_string(value)
+            except PledgeboxError as exc:
+                raise ConfigError(f"{where}.{key}: {exc.message}",
+                                  hint="paste the line `python app.py keygen` printed, unchanged") from None
+    return organiser

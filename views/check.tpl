@@ -1,7 +1,12 @@
-% rebase('layout.tpl', title=(t('errors.title_prefix') if get('notice') else '') + t('check.title'))
+% rebase('layout.tpl', title=get('notice_title') or ((t('errors.title_prefix') if get('notice') else '') + t('check.title')))
 <h1>{{t('check.title')}}</h1>
 % if get('notice'):
-<p class="notice" role="alert">{{notice}}</p>
+<div class="notice" role="alert">
+%   if get('notice_title'):
+<h2>{{notice_title}}</h2>
+%   end
+<p>{{notice}}</p>
+</div>
 % end
 <p>{{t('check.intro')}}</p>
 <dl class="facts">

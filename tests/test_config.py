@@ -1,0 +1,69 @@
+"""The campaign config refuses to start on anything wrong, naming the key; the example is safe."""
+
+import pytest
+
+from conftest import campaign_toml
+from pledgebox import ROOT, config
+from pledgebox.errors import ConfigError
+
+
+@pytest.fixture
+def write(tmp_path):
+    def write(text):
+        (tmp_path / "campaign.toml").write_text(text, encoding="utf-8")
+        return tmp_path
+    return write
+
+
+@pytest.mark.parametrize("change, key", [
+    (lambda t: t.replace('goal = "2500"', 'goal = "lots"'), "campaign.goal"),
+    (lambda t: t.replace('goal = "2500"', 'goal = "-1"'), "campaign.goal"),
+    (lambda t: t.replace('id = "test-campaign"', 'id = "Test Campaign!"'), "campaign.id"),
+    (lambda t: t.replace('timezone = "Europe/Berlin"', 'timezone = "Mars/Olympus"'), "campaign.timezone"),
+    (lambda t: t.replace("deadline = 2026-12-31", 'deadline = "soon"'), "campaign.deadline"),
+    (lambda t: t.replace('currency = "EUR"', 'currency = "USD"'), "campaign.currency"),
+    (lambda t: t.replace('kind = "cash"', 'kind = "cheque"'), "methods[1].kind"),
+    (lambda t: t.replace('iban = "DE89370400440532013000"', 'iban = ""'), "methods[0].iban"),
+    (lambda t: t.replace('label = "Monero"', 'label = ""'), "methods[2].label"),
+    (lambda t: t.replace("recipient = \"pledgebox-recipient-v1:", "recipient = \"pledgebox-recipient-v1:x"),
+     "organisers[0].recipient"),
+    (lambda t: t.split("[[organisers]]")[0], "organisers"),
+    (lambda t: t.replace('url = "https://www.instagram.com/solidarity.zone"', 'url = "http://x"'), "groups[0].url"),
+    (lambda t: t + "\n[limits]\nmax_pendng = 5\n", "max_pendng"),
+    (lambda t: t + "\n[limits]\nmax_pending = -5\n", "limits.max_pending"),
+    (lambda t: t.replace('[campaign]', '[campain]'), "[campaign]"),
+    (lambda t: t.replace('goal = "2500"', 'goal = "2500"\nonion = "example.onion"'), "campaign.onion"),
+])
+def test_bad_config_names_the_key(write, identity, change, key):
+    folder = write(change(campaign_toml([identity])))
+    with pytest.raises(ConfigError) as err:
+        config.load(folder)
+    assert key in err.value.message
+
+
+def test_broken_toml_names_the_file(write):
+    folder = write("[campaign\n")
+    with pytest.raises(ConfigError) as err:
+        config.load(folder)
+    assert "campaign.toml" in err.value.message
+
+
+def test_example_cannot_run_unfilled(write):
+    folder = write((ROOT / "data" / "campaign.example.toml").read_text(encoding="utf-8"))
+    with pytest.raises(ConfigError) as err:
+        config.load(folder)
+    assert "organisers[0].recipient" in err.value.message
+
+
+def test_missing_file_is_the_demo_or_an_error(tmp_path):
+    assert config.load(tmp_path).demo
+    with pytest.raises(ConfigError):
+        config.load(tmp_path, allow_demo=False)
+
+
+def test_demo_has_no_real_looking_payment_details():
+    cfg = config.load(ROOT / "nonexistent")
+    for method in cfg.methods:
+        details = " ".join((method.beneficiary, method.iban, method.address))
+        assert "DEMO" in details
+        assert not method.iban or not method.iban[:2].isalpha() or method.iban.startswith("XX")

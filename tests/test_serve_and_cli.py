@@ -1,0 +1,164 @@
+"""`serve` and `raised` as an operator runs them, and importing without side effects."""
+
+import http.client
+import os
+import socket
+import stat
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import pytest
+
+from conftest import FAST_SCRYPT, PASSPHRASE
+from pledgebox import ROOT, cli, serve
+
+
+def run_cli(*argv):
+    return subprocess.run([sys.executable, str(ROOT / "app.py"), *argv], capture_output=True, text=True, timeout=60)
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+def wait_for(check, timeout=15.0):
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        try:
+            if check():
+                return True
+        except OSError:
+            pass
+        time.sleep(0.05)
+    raise AssertionError("timed out")
+
+
+class UnixHTTPConnection(http.client.HTTPConnection):
+    def __init__(self, path):
+        super().__init__("localhost")
+        self.path = path
+
+    def connect(self):
+        self.sock = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+        self.sock.connect(self.path)
+
+
+def test_importing_app_creates_nothing(tmp_path):
+    before = {p for p in ROOT.rglob("*") if ".git" not in p.parts and "__pycache__" not in p.parts}
+    code = "import app; print(type(app.app).__name__)"
+    out = subprocess.run([sys.executable, "-c", code], cwd=tmp_path, capture_output=True, text=True,
+                         env=os.environ | {"PYTHONPATH": str(ROOT)}, timeout=60)
+    assert out.stdout.strip() == "Bottle", out.stderr
+    after = {p for p in ROOT.rglob("*") if ".git" not in p.parts and "__pycache__" not in p.parts}
+    assert after == before
+    assert list(tmp_path.iterdir()) == []
+
+
+def test_raised_publishes_atomically_and_refuses_bad_amounts(data_dir, client):
+    assert run_cli("raised", "1234.50", "--pledged", "2100", "--data", str(data_dir)).returncode == 0
+    body = client.get("/en/").text
+    assert "€1,234.50 reached in total" in body and "€2,100 pledged" in body and "49% of €2,500" in body
+    published = (data_dir / "state" / "published.json").read_bytes()
+    for bad in ("12,50", "-1", "abc", "1e9", "NaN", "1.234"):
+        res = run_cli("raised", bad, "--data", str(data_dir))
+        assert res.returncode == 2 and res.stderr.startswith("pledgebox: error: ")
+        assert (data_dir / "state" / "published.json").read_bytes() == published
+    assert not [p for p in (data_dir / "state").iterdir() if p.name.startswith(".published")]
+
+
+def test_running_server_shows_new_totals_without_restart(data_dir):
+    port = free_port()
+    proc = subprocess.Popen([sys.executable, str(ROOT / "app.py"), "serve", "--data", str(data_dir),
+                             "--port", str(port)], stdout=subprocess.PIPE, stderr=subprocess.PIPE)
+    try:
+        def page():
+            conn = http.client.HTTPConnection("127.0.0.1", port, timeout=5)
+            try:
+                conn.request("GET", "/en/")
+                res = conn.getresponse()
+                return res, res.read().decode()
+            finally:
+                conn.close()
+        wait_for(lambda: page()[0].status == 200)
+        res, body = page()
+        assert "€0 reached in total" in body
+        assert res.getheader("Server") is None
+        assert run_cli("raised", "777", "--data", str(data_dir)).returncode == 0
+        started = time.monotonic()
+        wait_for(lambda: "€777 reached in total" in page()[1], timeout=5)
+        assert time.monotonic() - started < 3
+    finally:
+        proc.terminate()
+        out, err = proc.communicate(timeout=10)
+    # Nothing about clients is printed: only where it listened.
+    assert out == b""
+    assert err.decode().strip().splitlines() == [f"pledgebox: serving on http://127.0.0.1:{port}/ (Ctrl+C stops)"]
+
+
+def test_unix_socket_mode_0660(data_dir, tmp_path):
+    sock = tmp_path / "run" / "app.sock"
+    sock.parent.mkdir()
+    proc = subprocess.Popen([sys.executable, str(ROOT / "app.py"), "serve", "--data", str(data_dir),
+                             "--unix-socket", str(sock)], stdout=subprocess.PIPE, stderr=subprocess.PIPE)
+    try:
+        wait_for(sock.exists)
+        assert stat.S_IMODE(sock.stat().st_mode) == 0o660
+
+        def get():
+            conn = UnixHTTPConnection(str(sock))
+            try:
+                conn.request("GET", "/de/", headers={"Host": "x" * 56 + ".onion"})
+                res = conn.getresponse()
+                return res.status == 200 and "Unterstützt" in res.read().decode()
+            finally:
+                conn.close()
+        wait_for(get)
+    finally:
+        proc.terminate()
+        proc.communicate(timeout=10)
+
+
+def test_serve_refuses_a_private_identity_in_data(data_dir, identity):
+    nested = data_dir / "state" / "backup"
+    nested.mkdir(parents=True)
+    identity.save(nested / "organiser.key", PASSPHRASE, scrypt_n=FAST_SCRYPT)
+    res = run_cli("serve", "--data", str(data_dir), "--port", str(free_port()))
+    assert res.returncode == 1
+    assert "pledgebox: error: A private organiser identity is in the data folder" in res.stderr
+    assert "organiser.key" in res.stderr and "hint:" in res.stderr
+
+
+def test_demo_serves_only_on_loopback(tmp_path):
+    res = run_cli("serve", "--data", str(tmp_path), "--host", "0.0.0.0")
+    assert res.returncode == 2 and "demo campaign" in res.stderr and "campaign.example.toml" in res.stderr
+    res = run_cli("serve", "--data", str(tmp_path), "--unix-socket", str(tmp_path / "s"))
+    assert res.returncode == 2
+
+
+def test_bad_config_names_the_key(tmp_path):
+    (tmp_path / "campaign.toml").write_text("[campaign]\nid = 'x'\ngoal = 'lots'\n")
+    res = run_cli("serve", "--data", str(tmp_path))
+    assert res.returncode == 1 and "campaign.goal" in res.stderr
+
+
+def test_waitress_settings_for_hostile_clients():
+    kw = serve.settings(host="127.0.0.1", port=8080)
+    assert kw["ident"] == "" and kw["threads"] >= 16 and kw["connection_limit"] >= 1000
+    assert kw["asyncore_use_poll"] is True and kw["max_request_body_size"] <= 64 * 1024
+    assert kw["channel_timeout"] <= 60
+    unix = serve.settings(unix_socket="/run/x.sock")
+    assert unix["unix_socket_perms"] == "660" and "host" not in unix
+
+
+def test_help_has_examples_for_every_command(capsys):
+    parser = cli.parser()
+    commands = parser._subparsers._group_actions[0].choices
+    for name, sub in commands.items():
+        assert "examples:" in sub.format_help(), name
+    with pytest.raises(SystemExit):
+        cli.main(["--help"])
+    assert "serve" in capsys.readouterr().out
