@@ -18,6 +18,7 @@ from pathlib import Path
 
 FIELDS = ("amount", "designation", "method", "pseudonym", "contact", "message")
 HONEYPOT = "website"
+FORM_NAMES = (*FIELDS, HONEYPOT, "token", "edit")  # "edit": the check page's "change something" button
 MAX_LENGTH = {"amount": 24, "designation": 40, "method": 40, "pseudonym": 80, "contact": 200, "message": 2000}
 MAX_BODY = 16 * 1024  # the largest honest form: every field full of 4-byte characters, URL-encoded
 SPLIT = "split"
@@ -60,7 +61,7 @@ class Pledge:
 def read_form(forms) -> dict[str, str]:
     """Every field of a Bottle FormsDict as the donor typed it: the first value, decoded as UTF-8."""
     values = {}
-    for name in (*FIELDS, HONEYPOT, "token"):
+    for name in FORM_NAMES:
         raw = forms.getall(name)
         text = raw[0] if raw else ""
         # Bottle keeps form values as latin-1 decoded text; recover the UTF-8 bytes the browser sent.
@@ -89,6 +90,11 @@ def _bad_characters(text: str) -> bool:
     """Control characters other than tab and newlines, or a replacement for undecodable bytes."""
     return any((unicodedata.category(ch) in ("Cc", "Cs") and ch not in "\t\r\n") or ch == "\ufffd"
                for ch in text)
+
+
+def printable(values: dict[str, str]) -> dict[str, str]:
+    """The values for refilling a form: control characters (never typed by a person) shown as U+FFFD."""
+    return {name: "".join("\ufffd" if _bad_characters(ch) else ch for ch in text) for name, text in values.items()}
 
 
 def validate(values: dict[str, str], lang: str, config, t) -> tuple[Pledge | None, dict[str, str]]:

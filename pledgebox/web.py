@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import sys
 import threading
 import time
 from datetime import datetime
@@ -10,9 +11,10 @@ from bottle import Bottle, HTTPResponse, request, response
 
 from . import campaign, girocode, pledges, sealing
 from .i18n import LANGS, best_language, catalogs
+from .mirror import ARCHIVE, BUNDLE_URL, published_bundle
 from .ratelimit import RateLimit
 from .render import SECURITY_HEADERS, Page, Templates, display_url, transport_headers
-from .store import Store
+from .store import Store, StoreWriteError
 
 STATIC_PAGES = ("appeal", "privacy", "mirror", "not_found")
 TOTALS_CHECK_INTERVAL = 1.0  # seconds between looks at the published totals file
@@ -50,12 +52,13 @@ class Site:
                  "pledge": f"/{lang}/pledge", "confirm": f"/{lang}/pledge/confirm"}
         return paths.__getitem__
 
-    def render(self, name: str, lang: str, page: str = "appeal", **values) -> str:
-        """Render one template with everything every page needs."""
+    def render(self, name: str, lang: str, page: str = "appeal", *, links=None, **values) -> str:
+        """Render one template with everything every page needs (links: another link builder, e.g. a mirror's)."""
         t = self.catalogs[lang]
-        twin = self.url(t.other)(page if page in ("appeal", "privacy", "mirror") else "appeal")
+        links = links or self.url
+        twin = links(t.other)(page if page in ("appeal", "privacy", "mirror") else "appeal")
         return self.templates.render(
-            name, t=t, lang=lang, url=self.url(lang), twin=twin, demo=self.config.demo,
+            name, t=t, lang=lang, url=links(lang), twin=twin, demo=self.config.demo,
             fingerprints=self.fingerprints, currency=self.config.currency, **values)
 
     def today(self):
@@ -203,12 +206,21 @@ def path_lang() -> str:
 
 def build_app(config, *, clock=time.time, bundle_url: str = "") -> Bottle:
     """A fresh WSGI app for one campaign; nothing is written until the first pledge."""
-    site = Site(config, clock, bundle_url)
+    bundle = published_bundle(config)  # DATA/mirror/pledgebox-mirror.tar.gz, checked once
+    site = Site(config, clock, bundle_url or (BUNDLE_URL if bundle else ""))
     app = Bottle(catchall=True)
     app.config["pledgebox.site"] = site
 
     @app.hook("before_request")
     def refuse_large_bodies():
+        # Bottle writes a traceback to wsgi.errors on a crash; a traceback can quote request
+        # data, so it goes nowhere and the 500 handler prints only the exception's type.
+        request.environ["wsgi.errors"] = _NOWHERE
+        # Bottle's header parser crashes on a parameter without '=' ("text/plain;x"), and the
+        # app reads no parameter (the form is URL-encoded UTF-8): keep only the media type.
+        ctype = request.environ.get("CONTENT_TYPE", "")
+        if ";" in ctype:
+            request.environ["CONTENT_TYPE"] = ctype.split(";", 1)[0].strip()
         # Checked before Bottle reads the body, so a huge upload gets a fast answer.
         try:
             length = int(request.environ.get("CONTENT_LENGTH") or 0)
@@ -217,7 +229,7 @@ def build_app(config, *, clock=time.time, bundle_url: str = "") -> Bottle:
         if length > pledges.MAX_BODY:
             t = site.catalogs[path_lang()]
             html = site.render("message", t.lang, heading=t("errors.too_large_title"), text=t("errors.too_large_text"))
-            raise HTTPResponse(dynamic(413, html, ("Connection", "close")), **_current())
+            raise HTTPResponse(dynamic(413, html), **_current())
 
     @app.get("/")
     def root():
@@ -242,6 +254,13 @@ def build_app(config, *, clock=time.time, bundle_url: str = "") -> Bottle:
     def mirror(lang):
         return static(site, "mirror", lang)
 
+    if bundle:
+        @app.get(BUNDLE_URL)
+        def mirror_bundle():
+            headers(200, (("Content-Disposition", f'attachment; filename="{ARCHIVE}"'),), cache="max-age=300")
+            response.content_type = "application/gzip"
+            return bundle
+
     @app.get("/<lang:re:en|de>/pledge")
     @app.get("/<lang:re:en|de>/pledge/confirm")
     def pledge_get(lang):
@@ -253,41 +272,45 @@ def build_app(config, *, clock=time.time, bundle_url: str = "") -> Bottle:
     def pledge(lang):
         t = site.catalogs[lang]
         values = read_values()
-        context = site.form_context(lang)
-        if request.forms.get("edit"):
-            return dynamic(200, site.render("form_page", lang, v=values, e={}, **context))
+        if values["edit"]:
+            return dynamic(200, form_page(site, lang, values))
         if values[pledges.HONEYPOT]:
-            return dynamic(400, site.render("form_page", lang, v=values, e={}, notice=t("errors.honeypot"), **context))
+            return dynamic(400, form_page(site, lang, values, notice=t("errors.honeypot")))
         pledge, errors = pledges.validate(values, lang, site.config, t)
         if errors:
-            return dynamic(400, site.render("form_page", lang, v=values, e=errors, **context))
+            return dynamic(400, form_page(site, lang, values, errors))
         return dynamic(200, check_page(site, lang, pledge, values, site.tokens.issue(pledge, site.clock())))
 
     @app.post("/<lang:re:en|de>/pledge/confirm")
     def confirm(lang):
         t = site.catalogs[lang]
         values = read_values()
+        if values["edit"]:
+            return dynamic(200, form_page(site, lang, values))
         pledge, errors = pledges.validate(values, lang, site.config, t)
         if errors or values[pledges.HONEYPOT]:
-            return dynamic(400, site.render("form_page", lang, v=values, e=errors, **site.form_context(lang)))
+            return dynamic(400, form_page(site, lang, values, errors))
         try:
             nonce = site.tokens.check(values["token"], pledge, site.clock())
         except pledges.TokenProblem as problem:
             reason = str(problem)
             token = values["token"] if reason == "too_fast" else site.tokens.issue(pledge, site.clock())
             return dynamic(400, check_page(site, lang, pledge, values, token, t(f"errors.token_{reason}")))
+
+        def refused(status, problem, retry_after):
+            page = check_page(site, lang, pledge, values, values["token"], t(f"errors.{problem}_text"),
+                              t(f"errors.{problem}_title"))
+            return dynamic(status, page, ("Retry-After", retry_after))
+
         if site.store.count() >= site.config.limits.max_pending:
-            return dynamic(503, check_page(site, lang, pledge, values, values["token"], t("errors.full_text")),
-                           ("Retry-After", "3600"))
+            return refused(503, "full", "3600")
         if not site.limit.allow():
-            return dynamic(429, check_page(site, lang, pledge, values, values["token"], t("errors.busy_text")),
-                           ("Retry-After", RETRY_AFTER))
+            return refused(429, "busy", RETRY_AFTER)
         try:
             reference = site.seal_and_store(pledge, nonce)
-        except OSError:
+        except (OSError, StoreWriteError):
             # Disk full or unwritable: no receipt for a pledge that is not on disk.
-            return dynamic(503, check_page(site, lang, pledge, values, values["token"], t("errors.store_failed_text")),
-                           ("Retry-After", RETRY_AFTER))
+            return refused(503, "store_failed", RETRY_AFTER)
         return dynamic(200, receipt_page(site, lang, pledge, reference))
 
     def error_page(status: int, heading_key: str, text_key: str):
@@ -296,6 +319,8 @@ def build_app(config, *, clock=time.time, bundle_url: str = "") -> Bottle:
             t = site.catalogs[lang]
             if status == 404:
                 return static(site, "not_found", lang, 404)
+            if status == 500:
+                print(f"pledgebox: internal error ({type(_error.exception).__name__})", file=sys.stderr, flush=True)
             extra = (("Allow", _error.headers.get("Allow", "")),) if status == 405 and _error.headers else ()
             html = site.render("message", lang, heading=t(heading_key), text=t(text_key))
             return dynamic(status, html, *extra)
@@ -310,6 +335,22 @@ def build_app(config, *, clock=time.time, bundle_url: str = "") -> Bottle:
     return app
 
 
+class _Nowhere:
+    """A wsgi.errors stream that keeps nothing."""
+
+    def write(self, _text):
+        pass
+
+    def writelines(self, _lines):
+        pass
+
+    def flush(self):
+        pass
+
+
+_NOWHERE = _Nowhere()
+
+
 def _current() -> dict:
     """The status and headers set on the current response, to carry into an HTTPResponse."""
     return {"status": response.status_code, "headers": dict(response.headerlist)}
@@ -320,14 +361,22 @@ def read_values() -> dict[str, str]:
     ctype = request.environ.get("CONTENT_TYPE", "").split(";")[0].strip().lower()
     if ctype != "application/x-www-form-urlencoded":
         # Never let Bottle's multipart parser spill a body into a temporary file.
-        return {name: "" for name in (*pledges.FIELDS, pledges.HONEYPOT, "token")}
+        return dict.fromkeys(pledges.FORM_NAMES, "")
     return pledges.read_form(request.forms)
 
 
-def check_page(site: Site, lang: str, pledge, values: dict, token: str, notice: str = "") -> str:
+def form_page(site: Site, lang: str, values: dict, errors: dict | None = None, notice: str = "") -> str:
+    """The form alone, refilled with what the donor typed, with each error by its field."""
+    return site.render("form_page", lang, v=pledges.printable(values), e=errors or {}, notice=notice,
+                       **site.form_context(lang))
+
+
+def check_page(site: Site, lang: str, pledge, values: dict, token: str, notice: str = "",
+               notice_title: str = "") -> str:
     """The 'check your pledge' page, carrying the fields back with a one-time token."""
     method = site.config.method(pledge.method)
     return site.render("check", lang, pledge=pledge, v=values, token=token, notice=notice,
+                       notice_title=notice_title,
                        fields=pledges.FIELDS, designation=site.designation_name(pledge.designation, lang),
                        method=site.method_name(method, lang))
 

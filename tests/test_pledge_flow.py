@@ -112,6 +112,7 @@ def test_bad_input_gets_a_translated_message_and_a_refilled_form(client, lang, f
         assert "Лиса ü" in res.text
     if field != "message":
         assert "keep me" in res.text
+    assert "\x00" not in res.text and "\x07" not in res.text  # refilled as U+FFFD: the page stays valid HTML
 
 
 def test_umlauts_and_cyrillic_survive_a_real_utf8_body(client, clock, cfg, identity):

@@ -87,6 +87,16 @@ def test_running_server_shows_new_totals_without_restart(data_dir):
         res, body = page()
         assert "€0 reached in total" in body
         assert res.getheader("Server") is None
+        # An oversized pledge gets the app's own 413 page, with every header, through waitress.
+        conn = http.client.HTTPConnection("127.0.0.1", port, timeout=5)
+        try:
+            conn.request("POST", "/de/pledge", body=b"message=" + b"x" * 20000,
+                         headers={"Content-Type": "application/x-www-form-urlencoded"})
+            big = conn.getresponse()
+            assert big.status == 413 and "Zu viele Daten" in big.read().decode()
+            assert big.getheader("Content-Security-Policy", "").startswith("default-src 'none'")
+        finally:
+            conn.close()
         assert run_cli("raised", "777", "--data", str(data_dir)).returncode == 0
         started = time.monotonic()
         wait_for(lambda: "€777 reached in total" in page()[1], timeout=5)

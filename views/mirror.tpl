@@ -4,7 +4,7 @@
 <h2>{{t('mirror.static_heading')}}</h2>
 <p>{{t('mirror.static_text')}}</p>
 % if bundle:
-<p><a href="{{bundle}}" download>{{t('mirror.download')}}</a></p>
+<p class="more"><a href="{{bundle}}" download>{{t('mirror.download')}}</a></p>
 % else:
 <p>{{t('mirror.no_bundle')}}</p>
 % end

@@ -2,7 +2,7 @@
 <h1>{{t('receipt.title')}}</h1>
 <div class="panel">
 <h2 id="ref-h">{{t('receipt.reference')}}</h2>
-<p><span class="reference" aria-labelledby="ref-h">{{reference}}</span></p>
+<p><span class="reference">{{reference}}</span></p>
 <p><strong>{{t('receipt.reference_note')}}</strong></p>
 <dl class="facts">
 <dt>{{t('receipt.amount')}}</dt><dd>{{t.money(pledge.amount, currency)}}</dd>
@@ -33,4 +33,4 @@
 <p class="panel mono">{{method.address}}</p>
 % end
 <p>{{t('receipt.keep')}}</p>
-<p><a href="{{url('appeal')}}#pledge">{{t('receipt.again')}}</a></p>
+<p class="more"><a href="{{url('appeal')}}#pledge">{{t('receipt.again')}}</a></p>

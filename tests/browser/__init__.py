@@ -1,0 +1,1 @@
+"""Browser tests: Debian Chromium with JavaScript off, w3m, axe-core and the Nu HTML Checker."""

@@ -1,0 +1,592 @@
+"""Static mirrors: built, served by a plain web server, signed, verified byte by byte, reproducible."""
+
+from __future__ import annotations
+
+import base64
+import functools
+import gzip
+import hashlib
+import html
+import io
+import os
+import shutil
+import subprocess
+import sys
+import tarfile
+import threading
+import urllib.error
+import urllib.request
+from html.parser import HTMLParser
+from http.server import SimpleHTTPRequestHandler, ThreadingHTTPServer
+from pathlib import Path
+from urllib.parse import urldefrag, urljoin
+
+import pytest
+import webtest
+
+from conftest import FAST_SCRYPT, PASSPHRASE, campaign_toml
+from pledgebox import ROOT, cli, config, mirror, render, web
+
+ONION = "pledgeboxmirrortestabcdefghijklmnopqrstuvwxyz234567aaaaa.onion"  # 56 base32 characters
+PAGES = ["index.html", "en/index.html", "en/privacy/index.html", "en/mirror/index.html",
+         "de/index.html", "de/privacy/index.html", "de/mirror/index.html"]
+
+
+# -- fixtures and helpers -----------------------------------------------------------
+
+
+@pytest.fixture
+def data(tmp_path, identities) -> Path:
+    """A campaign with an onion address and two organisers who sign."""
+    folder = tmp_path / "data"
+    folder.mkdir()
+    (folder / "campaign.toml").write_text(campaign_toml(identities[:2], onion=ONION), encoding="utf-8")
+    return folder
+
+
+@pytest.fixture
+def keyfile(tmp_path, identity) -> Path:
+    """The first organiser's identity, saved with fast key derivation."""
+    path = tmp_path / "keys" / "organiser.identity"
+    path.parent.mkdir()
+    identity.save(path, PASSPHRASE, scrypt_n=FAST_SCRYPT)
+    return path
+
+
+@pytest.fixture
+def passfile(tmp_path) -> Path:
+    path = tmp_path / "keys" / "passphrase"
+    path.parent.mkdir(exist_ok=True)
+    path.write_bytes(PASSPHRASE + b"\n")
+    return path
+
+
+@pytest.fixture
+def built(tmp_path, data, identity) -> mirror.Build:
+    """A mirror built with the library call (the CLI path has its own test)."""
+    return mirror.build(config.load(data), identity, tmp_path / "out")
+
+
+def signer_string(identity) -> str:
+    return identity.signer.to_string()
+
+
+def run(capsys, *argv) -> tuple[int, str, str]:
+    """cli.main with captured output: (exit code, stdout, stderr)."""
+    code = cli.main([str(a) for a in argv])
+    out, err = capsys.readouterr()
+    return code, out, err
+
+
+class Links(HTMLParser):
+    """Every href, src and action of a page, and every id."""
+
+    def __init__(self):
+        super().__init__()
+        self.links: list[tuple[str, str, str]] = []
+        self.ids: set[str] = set()
+        self.tags: set[str] = set()
+
+    def handle_starttag(self, tag, attrs):
+        self.tags.add(tag)
+        for name, value in attrs:
+            if name in ("href", "src", "action") and value is not None:
+                self.links.append((tag, name, value))
+            if name == "id":
+                self.ids.add(value)
+
+
+def links_of(text: str) -> Links:
+    parser = Links()
+    parser.feed(text)
+    return parser
+
+
+class QuietHandler(SimpleHTTPRequestHandler):
+    def log_message(self, *args):  # keep the test output clean
+        pass
+
+
+class StaticServer:
+    """Python's plain http.server on 127.0.0.1, serving one folder from a thread."""
+
+    def __init__(self, folder: Path):
+        self.httpd = ThreadingHTTPServer(("127.0.0.1", 0), functools.partial(QuietHandler, directory=str(folder)))
+        self.url = f"http://127.0.0.1:{self.httpd.server_address[1]}/"
+        self.thread = threading.Thread(target=self.httpd.serve_forever, kwargs={"poll_interval": 0.05}, daemon=True)
+
+    def __enter__(self):
+        self.thread.start()
+        return self
+
+    def __exit__(self, *exc):
+        self.httpd.shutdown()
+        self.httpd.server_close()
+        self.thread.join(timeout=5)
+
+
+# No proxy from the environment may come between the test and 127.0.0.1.
+_opener = urllib.request.build_opener(urllib.request.ProxyHandler({}))
+
+
+def fetch(url: str) -> tuple[int, str]:
+    try:
+        with _opener.open(url, timeout=10) as res:
+            return res.status, res.read().decode("utf-8")
+    except urllib.error.HTTPError as exc:
+        return exc.code, ""
+
+
+def repack(tree: dict[str, bytes]) -> bytes:
+    """The tree as an archive again, without touching the manifest or its signature."""
+    return mirror.archive_of(tree)
+
+
+def tree_of(built: mirror.Build) -> dict[str, bytes]:
+    return mirror.read_folder(built.folder)
+
+
+# -- building ---------------------------------------------------------------------
+
+
+def test_build_and_verify_through_the_command_line(capsys, tmp_path, data, keyfile, passfile, identity):
+    out = tmp_path / "mirror-out"
+    code, stdout, stderr = run(capsys, "mirror", "build", out, "--identity", keyfile,
+                               "--passphrase-file", passfile, "--data", data)
+    assert code == 0, stderr
+    assert identity.signer.fingerprint in stdout
+    assert sorted(p.relative_to(out / mirror.NAME).as_posix() for p in (out / mirror.NAME).rglob("*")
+                  if p.is_file()) == sorted(PAGES + ["README.txt", "MANIFEST.sha256", "MANIFEST.sig"])
+    assert (out / mirror.ARCHIVE).is_file()
+    for source in (out / mirror.ARCHIVE, out / mirror.NAME, out):
+        code, stdout, stderr = run(capsys, "mirror", "verify", source, "--signer", signer_string(identity))
+        assert code == 0, stderr
+        assert stdout.startswith("OK: signed by " + identity.signer.fingerprint)
+        assert "all 8 files match" in stdout
+
+
+def test_the_copy_works_on_a_plain_static_server(built):
+    with StaticServer(built.folder) as server:
+        seen: set[str] = set()
+        queue = [server.url + "index.html"]
+        for _ in range(100):  # a dozen pages: bounded well above
+            if not queue:
+                break
+            url = queue.pop()
+            if url in seen:
+                continue
+            seen.add(url)
+            status, text = fetch(url)
+            assert status == 200, url
+            page = links_of(text)
+            assert "script" not in page.tags and "iframe" not in page.tags
+            for tag, attr, value in page.links:
+                target, fragment = urldefrag(urljoin(url, value))
+                if value.startswith("#"):
+                    assert value[1:] in page.ids, (url, value)
+                elif value.startswith("data:"):
+                    assert (tag, attr) == ("link", "href")  # the empty favicon
+                elif value.startswith("http://" + ONION):
+                    assert value.endswith(("/pledge", mirror.BUNDLE_URL)), value
+                elif value.startswith("https://"):
+                    assert tag == "a"  # the groups' own sites, links only
+                else:
+                    assert "://" not in value and not value.startswith("/"), (url, value)
+                    queue.append(target)
+        assert not queue
+    assert {u.removeprefix(server.url) for u in seen} == set(PAGES)
+
+
+@pytest.mark.parametrize("path, lang", [("index.html", "en"), ("en/index.html", "en"), ("de/index.html", "de")])
+def test_the_form_posts_to_the_onion_and_the_csp_allows_exactly_that(built, path, lang):
+    text = (built.folder / path).read_text(encoding="utf-8")
+    assert f'<html lang="{lang}">' in text
+    forms = [value for tag, attr, value in links_of(text).links if tag == "form"]
+    assert forms == [f"http://{ONION}/{lang}/pledge"]
+    meta = text.split('<meta http-equiv="Content-Security-Policy" content="', 1)[1].split('"', 1)[0]
+    assert html.unescape(meta) == render.csp(form_action=f"http://{ONION}")
+    assert "form-action http://" + ONION + ";" in html.unescape(meta)
+    # The meta comes before the style it governs.
+    assert text.index("Content-Security-Policy") < text.index("<style>")
+
+
+def test_every_page_says_that_pledging_needs_tor_browser(built):
+    for path in PAGES:
+        text = html.unescape((built.folder / path).read_text(encoding="utf-8"))
+        lang = "de" if path.startswith("de/") else "en"
+        note = {"en": "open this page in Tor Browser", "de": "öffne diese Seite im Tor Browser"}[lang]
+        assert note in text, path
+
+
+def test_no_figure_that_would_go_stale(built):
+    # The widget shows today's totals and days left: a static copy leaves it out.
+    for path in PAGES:
+        assert 'class="widget"' not in (built.folder / path).read_text(encoding="utf-8")
+
+
+def test_twin_links_point_to_the_same_page_in_the_other_language(built):
+    text = (built.folder / "de/privacy/index.html").read_text(encoding="utf-8")
+    assert '<link rel="alternate" hreflang="en" href="../../en/privacy/index.html">' in text
+    text = (built.folder / "index.html").read_text(encoding="utf-8")
+    assert '<link rel="alternate" hreflang="de" href="de/index.html">' in text
+
+
+def test_the_mirror_page_shows_the_signers_and_fingerprints(built, identities):
+    text = (built.folder / "en/mirror/index.html").read_text(encoding="utf-8")
+    for identity in identities[:2]:
+        assert identity.signer.to_string() in text
+        assert identity.signer.fingerprint in text
+    assert f'href="http://{ONION}{mirror.BUNDLE_URL}"' in text
+
+
+def test_manifest_format_and_domain_separated_signature(built, identity):
+    manifest = (built.folder / mirror.MANIFEST).read_bytes()
+    lines = manifest.decode("ascii").splitlines()
+    paths = [line.split("  ", 1)[1] for line in lines]
+    assert paths == sorted(PAGES + ["README.txt"])
+    for line in lines:
+        digest, path = line.split("  ", 1)
+        assert digest == hashlib.sha256((built.folder / path).read_bytes()).hexdigest()
+    text = (built.folder / mirror.SIGNATURE).read_bytes()
+    assert text.endswith(b"==\n") and text.count(b"\n") == 1
+    signature = base64.b64decode(text[:-1], validate=True)
+    assert len(signature) == 64
+    assert mirror.DOMAIN == b"pledgebox-mirror-manifest-v1\n"
+    assert identity.signer.verify(mirror.DOMAIN + manifest, signature)
+    assert not identity.signer.verify(manifest, signature)  # never valid without the domain string
+
+
+def test_sha256sum_checks_the_copy_without_pledgebox(built):
+    if shutil.which("sha256sum") is None:
+        pytest.fail("sha256sum is missing: apt-get install coreutils")
+    done = subprocess.run(["sha256sum", "--check", "--strict", mirror.MANIFEST], cwd=built.folder,
+                          capture_output=True, text=True, timeout=30)
+    assert done.returncode == 0, done.stdout + done.stderr
+    assert done.stdout.count(": OK") == 8
+
+
+def test_two_builds_are_identical_and_other_organisers_agree(tmp_path, data, identities):
+    cfg = config.load(data)
+    first = mirror.build(cfg, identities[0], tmp_path / "a")
+    again = mirror.build(cfg, identities[0], tmp_path / "b")
+    other = mirror.build(cfg, identities[1], tmp_path / "c")
+    assert first.archive.read_bytes() == again.archive.read_bytes()
+    assert tree_of(first) == tree_of(again)
+    # Another organiser's copy differs only in who signed it.
+    mine, theirs = tree_of(first), tree_of(other)
+    assert mine[mirror.MANIFEST] == theirs[mirror.MANIFEST]
+    assert mine[mirror.SIGNATURE] != theirs[mirror.SIGNATURE]
+    assert {p: d for p, d in mine.items() if p != mirror.SIGNATURE} == \
+           {p: d for p, d in theirs.items() if p != mirror.SIGNATURE}
+    assert mirror.verify(other.archive, identities[1].signer).ok
+
+
+def test_builds_in_separate_processes_are_identical(tmp_path, data, keyfile, passfile):
+    # Another interpreter, another hash seed, another working folder: the same bytes.
+    digests = set()
+    for seed in ("1", "4242"):
+        out = tmp_path / f"proc-{seed}"
+        done = subprocess.run([sys.executable, str(ROOT / "app.py"), "mirror", "build", str(out), "--identity",
+                               str(keyfile), "--passphrase-file", str(passfile), "--data", str(data)],
+                              cwd=tmp_path, env=os.environ | {"PYTHONHASHSEED": seed}, capture_output=True,
+                              text=True, timeout=120)
+        assert done.returncode == 0, done.stderr
+        digests.add(hashlib.sha256((out / mirror.ARCHIVE).read_bytes()).hexdigest())
+    assert len(digests) == 1
+
+
+def test_the_archive_has_no_times_owners_or_order_of_its_own(built):
+    raw = built.archive.read_bytes()
+    assert raw[:3] == b"\x1f\x8b\x08" and raw[3] == 0  # gzip, no file name or other optional fields
+    assert raw[4:8] == b"\0\0\0\0"  # gzip mtime 0
+    with tarfile.open(built.archive) as tar:
+        members = tar.getmembers()
+    names = [m.name for m in members]
+    assert names == sorted(names) and names[0] == mirror.NAME
+    for m in members:
+        assert (m.mtime, m.uid, m.gid, m.uname, m.gname) == (0, 0, 0, "", "")
+        assert m.mode == (0o755 if m.isdir() else 0o644) and (m.isdir() or m.isreg())
+
+
+def test_build_refuses_without_an_onion_address(capsys, tmp_path, identities, keyfile, passfile):
+    data = tmp_path / "plain"
+    data.mkdir()
+    (data / "campaign.toml").write_text(campaign_toml(identities[:1]), encoding="utf-8")
+    out = tmp_path / "out"
+    code, _, err = run(capsys, "mirror", "build", out, "--identity", keyfile, "--passphrase-file", passfile,
+                       "--data", data)
+    assert code == 1
+    assert "onion address" in err and "hint: add onion =" in err
+    assert not out.exists()
+
+
+def test_build_refuses_the_demo_campaign(capsys, tmp_path, keyfile, passfile):
+    out = tmp_path / "out"
+    code, _, err = run(capsys, "mirror", "build", out, "--identity", keyfile, "--passphrase-file", passfile,
+                       "--data", tmp_path / "empty")
+    assert code == 1 and "campaign.toml is missing" in err
+    assert not out.exists()
+
+
+def test_build_refuses_a_key_that_is_not_an_organisers(capsys, tmp_path, data, identities, passfile):
+    stranger = tmp_path / "keys" / "stranger.identity"
+    identities[2].save(stranger, PASSPHRASE, scrypt_n=FAST_SCRYPT)
+    out = tmp_path / "out"
+    code, _, err = run(capsys, "mirror", "build", out, "--identity", stranger, "--passphrase-file", passfile,
+                       "--data", data)
+    assert code == 1
+    assert "not one of the organisers'" in err and identities[2].signer.fingerprint in err
+    assert not out.exists()
+    assert [p.name for p in tmp_path.iterdir() if p.name.startswith(".pledgebox-mirror")] == []
+
+
+def test_build_refuses_a_wrong_passphrase_and_leaves_nothing(capsys, tmp_path, data, keyfile):
+    wrong = tmp_path / "wrong"
+    wrong.write_bytes(b"not the passphrase\n")
+    out = tmp_path / "out"
+    code, _, err = run(capsys, "mirror", "build", out, "--identity", keyfile, "--passphrase-file", wrong,
+                       "--data", data)
+    assert code == 1 and "Wrong passphrase" in err
+    assert not out.exists()
+
+
+def test_build_refuses_a_passphrase_on_the_command_line(capsys, tmp_path, data, keyfile):
+    out = tmp_path / "out"
+    code, _, err = run(capsys, "mirror", "build", out, "--identity", keyfile, "--passphrase", "secret",
+                       "--data", data)
+    assert code == 2 and "never taken from the command line" in err and "secret" not in err
+    assert not out.exists()
+
+
+def test_build_never_overwrites(capsys, tmp_path, data, keyfile, passfile):
+    out = tmp_path / "out"
+    out.mkdir()
+    (out / "keep.txt").write_text("mine")
+    code, _, err = run(capsys, "mirror", "build", out, "--identity", keyfile, "--passphrase-file", passfile,
+                       "--data", data)
+    assert code == 1 and "already exists" in err
+    assert [p.name for p in out.iterdir()] == ["keep.txt"]
+    empty = tmp_path / "empty-out"
+    empty.mkdir()
+    assert run(capsys, "mirror", "build", empty, "--identity", keyfile, "--passphrase-file", passfile,
+               "--data", data)[0] == 0
+
+
+# -- verifying --------------------------------------------------------------------
+
+
+def tamper(folder: Path, how: str) -> str:
+    """Change the copy in one way; return the path verify must name."""
+    if how == "changed":
+        page = folder / "en/index.html"
+        raw = bytearray(page.read_bytes())
+        raw[len(raw) // 2] ^= 0x01  # one bit of one byte
+        page.write_bytes(bytes(raw))
+        return "en/index.html"
+    if how == "added":
+        (folder / "en/extra.html").write_text("<p>not from the organisers</p>")
+        return "en/extra.html"
+    (folder / "de/privacy/index.html").unlink()
+    return "de/privacy/index.html"
+
+
+@pytest.mark.parametrize("how", ["changed", "added", "removed"])
+@pytest.mark.parametrize("form", ["folder", "archive"])
+def test_verify_names_what_differs(capsys, tmp_path, built, identity, how, form):
+    name = tamper(built.folder, how)
+    source = built.folder
+    if form == "archive":
+        source = tmp_path / "repacked.tar.gz"
+        source.write_bytes(repack(mirror.read_folder(built.folder)))
+    code, out, err = run(capsys, "mirror", "verify", source, "--signer", signer_string(identity))
+    assert code == 1
+    assert out.splitlines() == [f"{how}: {name}"]
+    assert "does not match its signed manifest" in err and f"1 {how}" in err
+
+
+def test_verify_lists_every_difference_at_once(built, identity):
+    names = [tamper(built.folder, how) for how in ("changed", "added", "removed")]
+    report = mirror.verify(built.folder, identity.signer)
+    assert (report.changed, report.added, report.removed) == ([names[0]], [names[1]], [names[2]])
+    assert report.signature_ok and not report.ok
+
+
+def test_a_wrong_signer_fails(capsys, built, identities):
+    for source in (built.folder, built.archive):
+        code, out, err = run(capsys, "mirror", "verify", source, "--signer", signer_string(identities[2]))
+        assert code == 1 and out == ""
+        assert "not signed by this signer key: " + identities[2].signer.fingerprint in err
+
+
+def test_a_rewritten_manifest_fails_the_signature(capsys, built, identity):
+    # Change a page and its manifest line consistently: only the signature can tell.
+    page = built.folder / "en/index.html"
+    page.write_bytes(page.read_bytes().replace(b"Tor Browser", b"any browser", 1))
+    manifest = built.folder / mirror.MANIFEST
+    manifest.write_bytes(mirror.manifest_of({p: d for p, d in mirror.read_folder(built.folder).items()
+                                             if p not in (mirror.MANIFEST, mirror.SIGNATURE)}))
+    assert mirror.verify(built.folder, identity.signer).changed == []
+    code, _, err = run(capsys, "mirror", "verify", built.folder, "--signer", signer_string(identity))
+    assert code == 1 and "not signed by this signer" in err
+
+
+@pytest.mark.parametrize("change", [lambda sig: b"not base64 at all\n", lambda sig: b" " + sig,
+                                    lambda sig: sig + b"\n", lambda sig: sig[:-1], lambda sig: sig[:10] + sig[11:]])
+def test_the_signature_file_must_be_exactly_as_signed(built, identity, change):
+    path = built.folder / mirror.SIGNATURE
+    path.write_bytes(change(path.read_bytes()))
+    assert not mirror.verify(built.folder, identity.signer).signature_ok
+
+
+@pytest.mark.parametrize("text, message", [
+    (repack({"index.html": b"<p>hi</p>"}), "no MANIFEST.sha256"),
+    (b"garbage", "not a readable .tar.gz"),
+    (gzip.compress(b"not a tar file" * 100, mtime=0), "not a readable .tar.gz"),
+])
+def test_not_a_mirror(capsys, tmp_path, identity, text, message):
+    path = tmp_path / "thing.tar.gz"
+    path.write_bytes(text)
+    code, _, err = run(capsys, "mirror", "verify", path, "--signer", signer_string(identity))
+    assert code == 1 and message in err
+
+
+def test_odd_file_names_are_printed_safely(capsys, built, identity):
+    (built.folder / "en" / "x\x1b[31m\n.html").write_bytes(b"")
+    code, out, _ = run(capsys, "mirror", "verify", built.folder, "--signer", signer_string(identity))
+    assert code == 1 and out == "added: en/x\\x1b[31m\\n.html\n"
+
+
+def test_a_malformed_manifest_is_refused(built, identity):
+    (built.folder / mirror.MANIFEST).write_bytes(b"../../etc/passwd  " + b"0" * 64 + b"\n")
+    with pytest.raises(mirror.NotAMirror, match="line 1"):
+        mirror.verify(built.folder, identity.signer)
+
+
+def test_a_bad_signer_string_is_explained(capsys, built):
+    code, _, err = run(capsys, "mirror", "verify", built.archive, "--signer", "pledgebox-signer-v1:abc")
+    assert code == 1 and "not a usable signer key" in err
+
+
+# -- archives are read safely ------------------------------------------------------------
+
+
+def evil_archive(path: Path, *members: tuple[tarfile.TarInfo, bytes | None]) -> Path:
+    """A .tar.gz holding a valid-looking copy plus the given members."""
+    buffer = io.BytesIO()
+    with tarfile.open(fileobj=buffer, mode="w:gz") as tar:
+        for info, data in members:
+            tar.addfile(info, io.BytesIO(data) if data is not None else None)
+    path.write_bytes(buffer.getvalue())
+    return path
+
+
+def member(name: str, kind=tarfile.REGTYPE, data: bytes | None = b"x", **attrs) -> tuple[tarfile.TarInfo, bytes]:
+    info = tarfile.TarInfo(name)
+    info.type = kind
+    if data is not None and kind == tarfile.REGTYPE:
+        info.size = len(data)
+    for key, value in attrs.items():
+        setattr(info, key, value)
+    return info, data if kind == tarfile.REGTYPE else None
+
+
+@pytest.mark.parametrize("evil, message", [
+    (member("pledgebox-mirror/../../escape.html"), "points outside"),
+    (member("/etc/cron.d/evil"), "points outside"),
+    (member("pledgebox-mirror/a\\..\\b"), "points outside"),
+    (member("pledgebox-mirror/link.html", tarfile.SYMTYPE, linkname="/etc/passwd"), "link or a special file"),
+    (member("pledgebox-mirror/hard.html", tarfile.LNKTYPE, linkname="pledgebox-mirror/index.html"),
+     "link or a special file"),
+    (member("pledgebox-mirror/dev", tarfile.CHRTYPE, devmajor=1, devminor=3), "link or a special file"),
+    (member("pledgebox-mirror/fifo", tarfile.FIFOTYPE), "link or a special file"),
+    (member("pledgebox-mirror/index.html"), "appears twice"),
+])
+def test_unsafe_archive_members_are_refused_unread(capsys, tmp_path, built, identity, evil, message):
+    good = [member(f"{mirror.NAME}/{p}", data=d) for p, d in sorted(tree_of(built).items())]
+    path = evil_archive(tmp_path / "evil.tar.gz", *good, evil)
+    before = sorted(tmp_path.rglob("*"))
+    code, _, err = run(capsys, "mirror", "verify", path, "--signer", signer_string(identity))
+    assert code == 1 and message in err
+    assert sorted(tmp_path.rglob("*")) == before  # nothing was extracted anywhere
+    assert not (tmp_path.parent / "escape.html").exists()
+
+
+def test_oversized_members_and_bombs_are_refused(tmp_path, built, identity, monkeypatch):
+    monkeypatch.setattr(mirror, "MAX_FILE_BYTES", 64 * 1024)
+    big = evil_archive(tmp_path / "big.tar.gz", member("pledgebox-mirror/big.html", data=b"\0" * (65 * 1024)))
+    with pytest.raises(mirror.UnsafeContent, match="larger than"):
+        mirror.verify(big, identity.signer)
+    # A small .tar.gz that unpacks to far more than any mirror: refused after reading about the cap.
+    monkeypatch.setattr(mirror, "MAX_TOTAL_BYTES", 256 * 1024)
+    bomb = evil_archive(tmp_path / "bomb.tar.gz",
+                        *[member(f"pledgebox-mirror/{i}.html", data=b"\0" * 60000) for i in range(40)])
+    assert bomb.stat().st_size < 20000
+    with pytest.raises(mirror.UnsafeContent, match="more than"):
+        mirror.verify(bomb, identity.signer)
+
+
+def test_a_folder_with_a_symlink_is_refused(built, identity):
+    (built.folder / "en" / "passwd.html").symlink_to("/etc/passwd")
+    with pytest.raises(mirror.UnsafeContent, match="passwd.html is a link"):
+        mirror.verify(built.folder, identity.signer)
+
+
+def test_a_file_beside_the_archives_copy_is_named(capsys, tmp_path, built, identity):
+    path = tmp_path / "extra.tar.gz"
+    good = [member(f"{mirror.NAME}/{p}", data=d) for p, d in sorted(tree_of(built).items())]
+    evil_archive(path, *good, member("evil.html"))
+    code, _, err = run(capsys, "mirror", "verify", path, "--signer", signer_string(identity))
+    assert code == 1 and "evil.html lies outside the copy's folder pledgebox-mirror/" in err
+
+
+
+# -- the app hands out the bundle ------------------------------------------------------------
+
+
+def publish(data: Path, archive: bytes) -> None:
+    (data / mirror.BUNDLE_DIR).mkdir(exist_ok=True)
+    (data / mirror.BUNDLE_DIR / mirror.ARCHIVE).write_bytes(archive)
+
+
+def test_the_app_serves_the_published_bundle(data, built, clock):
+    publish(data, built.archive.read_bytes())
+    client = webtest.TestApp(web.build_app(config.load(data), clock=clock))
+    for lang in ("en", "de"):
+        page = client.get(f"/{lang}/mirror")
+        assert f'href="{mirror.BUNDLE_URL}"' in page.text
+    res = client.get(mirror.BUNDLE_URL, headers={"Accept-Encoding": "gzip"})
+    assert res.status_int == 200
+    assert res.body == built.archive.read_bytes()
+    assert res.headers["Content-Type"] == "application/gzip"
+    assert res.headers["Content-Disposition"] == f'attachment; filename="{mirror.ARCHIVE}"'
+    assert "Content-Encoding" not in res.headers  # the browser must save it as it is
+    assert res.headers["X-Content-Type-Options"] == "nosniff"
+    assert res.headers["Content-Security-Policy"] == render.CSP
+    assert "Set-Cookie" not in res.headers
+    head = client.head(mirror.BUNDLE_URL)
+    assert head.status_int == 200 and head.headers["Content-Type"] == "application/gzip"
+
+
+def test_without_a_bundle_the_page_says_so_and_the_url_is_404(client):
+    page = client.get("/en/mirror")
+    assert "No signed bundle is published here yet." in page.text
+    assert mirror.BUNDLE_URL not in page.text
+    client.get(mirror.BUNDLE_URL, status=404)
+
+
+def test_the_app_refuses_a_tampered_bundle(data, built):
+    tree = tree_of(built)
+    tree["en/index.html"] = tree["en/index.html"].replace(b"Tor Browser", b"any browser", 1)
+    publish(data, repack(tree))
+    with pytest.raises(mirror.MirrorDiffers, match="not signed by any organiser"):
+        web.build_app(config.load(data))
+
+
+def test_the_app_refuses_a_bundle_signed_by_someone_else(tmp_path, data, identities):
+    # A campaign whose organisers are identities[1:]: a bundle signed by identities[0] is foreign to it.
+    (data / "campaign.toml").write_text(campaign_toml(identities[:1], onion=ONION), encoding="utf-8")
+    foreign = mirror.build(config.load(data), identities[0], tmp_path / "foreign")
+    (data / "campaign.toml").write_text(campaign_toml(identities[1:], onion=ONION), encoding="utf-8")
+    publish(data, foreign.archive.read_bytes())
+    with pytest.raises(mirror.MirrorDiffers):
+        web.build_app(config.load(data))
