@@ -10,7 +10,7 @@ from __future__ import annotations
 import re
 import tomllib
 from dataclasses import dataclass
-from datetime import date
+import datetime
 from decimal import ROUND_HALF_UP, Decimal
 from functools import cache
 
@@ -68,7 +68,7 @@ class Catalog:
             return f"{self.number(amount)}{NBSP}{symbol}"
         return f"{symbol}{self.number(amount)}"
 
-    def date(self, day: date) -> str:
+    def date(self, day: datetime.date) -> str:
         """25 November 2026 (en) or 25. November 2026 (de)."""
         month = self.strings["meta.month_names"][day.month - 1]
         dot = "." if self.lang == "de" else ""

@@ -18,7 +18,7 @@ from decimal import Decimal, InvalidOperation
 from pathlib import Path
 from typing import NamedTuple
 
-from . import pledges, sealing
+from . import files, pledges, sealing
 from .errors import PledgeboxError, UsageError
 from .store import Damaged, Record, scan_records
 
@@ -739,29 +739,12 @@ def match(entries: Sequence[Entry], payments: Payments) -> Matching:
 
 def write_private(path: Path, text: str, *, encoding: str = "utf-8") -> None:
     """Create path (mode 0600, never replacing a file) holding text; leave nothing on failure."""
-    data = text.encode(encoding)
     try:
-        fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+        files.create_private(path, text.encode(encoding))
     except FileExistsError:
         raise OutputExists(str(path)) from None
     except OSError as exc:
         raise OutputError(f"{path}: {exc.strerror}") from None
-    try:
-        try:
-            view = memoryview(data)
-            while view:
-                view = view[os.write(fd, view):]
-            os.fsync(fd)
-        finally:
-            os.close(fd)
-    except BaseException as exc:
-        try:
-            os.unlink(path)
-        except OSError:
-            pass
-        if isinstance(exc, OSError):
-            raise OutputError(f"{path}: {exc.strerror}") from None
-        raise
 
 
 def csv_text(result: Result, matching: Matching | None = None) -> str:

@@ -20,6 +20,7 @@ from cryptography.hazmat.primitives.asymmetric import ed25519, mlkem, x25519
 from cryptography.hazmat.primitives.ciphers.aead import ChaCha20Poly1305
 from cryptography.hazmat.primitives.kdf.scrypt import Scrypt
 
+from pledgebox import files
 from pledgebox.errors import PledgeboxError
 
 __all__ = [
@@ -430,15 +431,6 @@ def _identity_aad(n: int, salt: str, nonce: str) -> bytes:
     return json.dumps(header, sort_keys=True, separators=(",", ":")).encode("ascii")
 
 
-def _fsync_dir(folder: Path) -> None:
-    """Make a new directory entry durable."""
-    fd = os.open(folder, os.O_RDONLY | os.O_DIRECTORY)
-    try:
-        os.fsync(fd)
-    finally:
-        os.close(fd)
-
-
 class Identity:
     """An organiser's private identity: opens sealed records and signs manifests."""
 
@@ -523,29 +515,11 @@ class Identity:
         }
         data = (json.dumps(document) + "\n").encode("ascii")
         try:
-            fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+            files.create_private(path, data)
         except FileExistsError:
             raise IdentityExists(str(path)) from None
         except OSError as exc:
             raise IdentityFileError(f"{path}: {exc.strerror}") from None
-        try:
-            try:
-                view = memoryview(data)
-                while view:
-                    view = view[os.write(fd, view) :]
-                os.fsync(fd)
-            finally:
-                os.close(fd)
-            _fsync_dir(path.parent)
-        except BaseException as exc:
-            # No partial identity may be left behind, not even on Ctrl-C.
-            try:
-                os.unlink(path)
-            except OSError:
-                pass
-            if isinstance(exc, OSError):
-                raise IdentityFileError(f"{path}: {exc.strerror}") from None
-            raise
 
     @classmethod
     def load(cls, path: Path, passphrase: bytes) -> Identity:
@@ -626,9 +600,9 @@ def looks_like_identity(path: Path) -> bool:
 def find_identities(folder: Path) -> list[Path]:
     """Every private identity file under folder, without following symlinks."""
     found = []
-    for root, dirs, files in os.walk(folder, followlinks=False):
+    for root, dirs, names in os.walk(folder, followlinks=False):
         dirs.sort()
-        for name in sorted(files):
+        for name in sorted(names):
             path = Path(root, name)
             # A symlink may point out of the folder; its target is not ours to read.
             if path.is_symlink():

@@ -13,6 +13,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import NamedTuple
 
+from pledgebox import files
 from pledgebox.errors import PledgeboxError
 
 __all__ = [
@@ -106,15 +107,6 @@ def read_problems(path: Path) -> list[Damaged]:
     return [item for item in scan_records(path) if isinstance(item, Damaged)]
 
 
-def _fsync_dir(folder: Path) -> None:
-    """Make new or removed directory entries durable."""
-    fd = os.open(folder, os.O_RDONLY | os.O_DIRECTORY)
-    try:
-        os.fsync(fd)
-    finally:
-        os.close(fd)
-
-
 def _read_all(fd: int, start: int, end: int) -> bytes:
     """Bytes start..end of a file, however many reads that takes."""
     chunks = []
@@ -125,13 +117,6 @@ def _read_all(fd: int, start: int, end: int) -> bytes:
         chunks.append(chunk)
         start += len(chunk)
     return b"".join(chunks)
-
-
-def _write_all(fd: int, data: bytes) -> None:
-    """Write all of data to fd."""
-    view = memoryview(data)
-    while view:
-        view = view[os.write(fd, view) :]
 
 
 def _cut_torn_tail(fd: int) -> None:
@@ -178,7 +163,7 @@ class Store:
             except FileExistsError:
                 pass
             else:
-                _fsync_dir(self.folder.parent)
+                files.fsync_dir(self.folder.parent)
         # A fresh descriptor per operation: a descriptor inherited across fork
         # would share its flock with the parent.
         try:
@@ -267,7 +252,7 @@ class Store:
                         raise OSError(errno.ENOSPC, "short write, is the disk full?")
                     os.fsync(fd)
                     if created:
-                        _fsync_dir(self.folder)
+                        files.fsync_dir(self.folder)
                 except OSError:
                     # Leave no torn record behind for the next append or a reader.
                     try:
@@ -332,7 +317,7 @@ class Store:
                     with open(self.pending, "r+b") as file:
                         os.ftruncate(file.fileno(), 0)
                         os.fsync(file.fileno())
-                _fsync_dir(self.folder)
+                files.fsync_dir(self.folder)
                 # Tell every process that pending.sealed starts over.
                 generation = self._generation(lock_fd) + 1
                 os.ftruncate(lock_fd, 0)
@@ -353,7 +338,7 @@ class Store:
             fd = os.open(self.collected, os.O_RDWR | os.O_APPEND | os.O_CREAT | os.O_EXCL, 0o600)
         try:
             _cut_torn_tail(fd)
-            _write_all(fd, data)
+            files.write_all(fd, data)
             os.fsync(fd)
         finally:
             os.close(fd)
@@ -369,7 +354,7 @@ class Store:
             raise StoreWriteError(f"{out}: {exc.strerror}") from None
         try:
             try:
-                _write_all(fd, data)
+                files.write_all(fd, data)
                 os.fsync(fd)
             finally:
                 os.close(fd)
@@ -391,4 +376,4 @@ class Store:
                 os.unlink(tmp)
             except FileNotFoundError:
                 pass
-        _fsync_dir(folder)
+        files.fsync_dir(folder)
