@@ -870,8 +870,8 @@ def report(result: Result, matching: Matching | None, out, err, *, wide: bool = 
             print(text, file=out)
         print(file=out)
     _warnings(result, err)
-    summary = (f"{len(result.files)} file{'s' * (len(result.files) != 1)}, {result.records} records: "
-               f"{len(result.entries)} pledges")
+    summary = (f"{count(len(result.files), 'file')}, {count(result.records, 'record')}: "
+               f"{count(len(result.entries), 'pledge')}")
     details = [(result.duplicates, "duplicates merged"), (sum(result.other_keys.values()), "sealed to other keys"),
                (len(result.damaged), "damaged and skipped"), (len(result.conflicts), "conflicting")]
     summary += "".join(f", {n} {what}" for n, what in details if n)
@@ -880,6 +880,11 @@ def report(result: Result, matching: Matching | None, out, err, *, wide: bool = 
     print(f"Pledged: {money(result.pledged)} {'/'.join(sorted(currencies)) or 'EUR'}.", file=out)
     if matching:
         _payments_report(result, matching, out, err)
+
+
+def count(n: int, noun: str) -> str:
+    """'1 record', '2 records'."""
+    return f"{n} {noun}{'s' * (n != 1)}"
 
 
 def _warnings(result: Result, err) -> None:
