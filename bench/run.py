@@ -1,0 +1,340 @@
+"""All of pledgebox's benchmarks in one command: `python bench/run.py` prints a table and exits 0.
+
+Figures: page sizes, GET /en/ against a bare waitress app, confirms with fsync at 8/32/64 clients,
+sealing cost, review decrypt rate (bench/review.py), and the server's memory. About two to three minutes.
+"""
+
+from __future__ import annotations
+
+import argparse
+import gzip
+import http.client
+import json
+import os
+import platform
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+from urllib.parse import urlencode
+
+ROOT = Path(__file__).resolve().parent.parent
+for folder in (ROOT, ROOT / "tests", ROOT / "bench"):
+    if str(folder) not in sys.path:
+        sys.path.insert(0, str(folder))
+
+import loadgen  # noqa: E402
+from serverproc import Server, free_port  # noqa: E402
+
+from pledgebox import config, pledges, sealing  # noqa: E402
+from pledgebox.i18n import catalogs  # noqa: E402
+
+# Goals from the issue "Proof under pressure".
+GET_RATIO_GOAL = 0.9
+CONFIRM_GOALS = {8: (1000, 20.0), 64: (500, None)}  # clients -> (confirms/s, p99 ms)
+IDLE_RSS_GOAL_MB = 60
+GET_HEADERS = ("Accept: text/html,application/xhtml+xml;q=0.9,*/*;q=0.8\r\nAccept-Language: en-US,en;q=0.5\r\n"
+               "Accept-Encoding: gzip, deflate\r\n"
+               "User-Agent: Mozilla/5.0 (Windows NT 10.0; rv:128.0) Gecko/20100101 Firefox/128.0\r\n")
+
+CAMPAIGN = """[campaign]
+id = "bench-campaign"
+goal = "2500"
+currency = "EUR"
+deadline = 2026-12-31
+timezone = "Europe/Berlin"
+
+[[groups]]
+id = "solidarity-zone"
+name = "Solidarity Zone"
+url = "https://www.instagram.com/solidarity.zone"
+
+[[groups]]
+id = "abc-irkutsk"
+name = "ABC Irkutsk"
+url = "https://abc38.noblogs.org/category/главная/"
+
+[[methods]]
+id = "sepa"
+kind = "sepa"
+beneficiary = "Soli Kasse e.V."
+iban = "DE89370400440532013000"
+bic = "COBADEFFXXX"
+
+[[methods]]
+id = "cash"
+kind = "cash"
+address = "Postfach 12, 10999 Berlin"
+
+[limits]
+token_min_age = 0
+confirms_per_minute = 100000000
+max_pending = 100000000
+"""
+
+
+class Table:
+    """Rows of (section, figure, value), printed at the end."""
+
+    def __init__(self):
+        self.rows: list[tuple[str, str]] = []
+        self.started = time.monotonic()
+
+    def add(self, figure: str, value: str) -> None:
+        self.rows.append((figure, value))
+        print(f"  {figure}: {value}", file=sys.stderr, flush=True)
+
+    def print(self) -> None:
+        wide = max(len(f) for f, _ in self.rows)
+        print(f"\npledgebox benchmarks ({os.cpu_count()} cores, Python {platform.python_version()}, "
+              f"{time.monotonic() - self.started:.0f} s)\n")
+        print(f"{'figure':<{wide}}  value")
+        print(f"{'-' * wide}  {'-' * 40}")
+        for figure, value in self.rows:
+            print(f"{figure:<{wide}}  {value}")
+
+
+def verdict(ok: bool) -> str:
+    return "ok" if ok else "BELOW GOAL"
+
+
+def make_data(folder: Path, recipients: int = 1) -> tuple[Path, list[sealing.Identity], bytes]:
+    """A data folder with lifted limits, organiser keys and a token secret the bench knows."""
+    identities = [sealing.Identity.generate() for _ in range(recipients)]
+    data = folder / "data"
+    (data / "state").mkdir(parents=True, mode=0o700)
+    organisers = "".join(f'\n[[organisers]]\nname = "Organiser {i}"\nrecipient = "{k.recipient.to_string()}"\n'
+                         for i, k in enumerate(identities))
+    (data / "campaign.toml").write_text(CAMPAIGN + organisers, encoding="utf-8")
+    secret = os.urandom(32)
+    fd = os.open(data / "state" / "token.key", os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+    os.write(fd, secret)
+    os.close(fd)
+    return data, identities, secret
+
+
+# -- page sizes ------------------------------------------------------------------------------------
+
+def page_sizes(table: Table, data: Path) -> None:
+    """Raw and gzip size of every page a donor sees (dynamic pages are compressed here for comparison)."""
+    import warnings
+
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", DeprecationWarning)  # WebOb imports cgi
+        import webtest
+    from pledgebox import web
+
+    app = webtest.TestApp(web.build_app(config.load(data)))
+    form = {"amount": "25", "designation": "split", "method": "sepa", "pseudonym": "Аня",
+            "message": "Солидарность — Solidarität"}
+    check = app.post("/de/pledge", form)
+    pages = [("appeal /en/", app.get("/en/")), ("appeal /de/", app.get("/de/")),
+             ("privacy /en/privacy", app.get("/en/privacy")), ("mirror /en/mirror", app.get("/en/mirror")),
+             ("not found", app.get("/en/nothing", status=404)), ("form with errors", app.post(
+                 "/en/pledge", {"amount": "x"}, status=400)), ("check page", check),
+             ("receipt, SEPA with GiroCode", check.forms[0].submit()),
+             ("receipt, cash", app.post("/en/pledge", form | {"method": "cash"}).forms[0].submit())]
+    for name, res in pages:
+        raw = res.body
+        size = len(gzip.compress(raw, 9))
+        table.add(f"page {name}", f"{len(raw) / 1024:.1f} KB raw, {size / 1024:.1f} KB gzip "
+                                  f"{verdict(size <= 14 * 1024)} (≤ 14 KB)")
+
+
+def wsgi_cost(table: Table, data: Path) -> None:
+    """What the app itself spends on GET /en/, called directly: the part of the GET ratio it controls."""
+    import io
+
+    from pledgebox import web
+
+    app = web.build_app(config.load(data))
+    environ = {"REQUEST_METHOD": "GET", "PATH_INFO": "/en/", "SERVER_NAME": "127.0.0.1", "SERVER_PORT": "80",
+               "HTTP_HOST": "127.0.0.1", "HTTP_ACCEPT_ENCODING": "gzip, deflate", "wsgi.url_scheme": "http",
+               "QUERY_STRING": "", "SERVER_PROTOCOL": "HTTP/1.1", "wsgi.errors": io.StringIO()}
+    body = b"".join(app(dict(environ, **{"wsgi.input": io.BytesIO()}), lambda *a: None))
+
+    def bare(environ, start_response):
+        start_response("200 OK", [("Content-Type", "text/html; charset=utf-8")])
+        return [body]
+
+    costs = {}
+    for name, func in (("pledgebox", app), ("bare", bare)):
+        rounds = 20000
+        start = time.perf_counter()
+        for _ in range(rounds):
+            b"".join(func(dict(environ, **{"wsgi.input": io.BytesIO()}), lambda *a: None))
+        costs[name] = (time.perf_counter() - start) / rounds * 1e6
+    table.add("GET /en/ inside the app (WSGI call, no server)",
+              f"{costs['pledgebox']:.1f} µs; a bare WSGI function {costs['bare']:.1f} µs")
+
+
+# -- sealing -----------------------------------------------------------------------------------------
+
+def seal_cost(table: Table) -> None:
+    """Microseconds to seal one typical pledge, to one and to three organisers."""
+    plaintext = json.dumps({"reference": "K7M2Q-9XH4C", "amount": "25.00", "currency": "EUR",
+                            "designation": "split", "method": "sepa", "pseudonym": "Аня", "contact": "",
+                            "message": "Солидарность — Solidarität", "language": "de", "day": "2026-11-25"},
+                           ensure_ascii=False).encode()
+    for n in (1, 3):
+        recipients = [sealing.Identity.generate().recipient for _ in range(n)]
+        rounds = 1000
+        start = time.perf_counter()
+        for _ in range(rounds):
+            sealing.seal(plaintext, recipients, "bench-campaign")
+        table.add(f"seal one pledge, {n} organiser key{'s' * (n > 1)}",
+                  f"{(time.perf_counter() - start) / rounds * 1e6:.0f} µs/record")
+
+
+# -- the live server ---------------------------------------------------------------------------------
+
+def fetch(host, path: str, headers: dict) -> tuple[list[tuple[str, str]], bytes]:
+    conn = http.client.HTTPConnection(*host, timeout=10)
+    try:
+        conn.request("GET", path, headers=headers)
+        res = conn.getresponse()
+        return res.getheaders(), res.read()
+    finally:
+        conn.close()
+
+
+def get_requests(port: int) -> list[bytes]:
+    return [f"GET /en/ HTTP/1.1\r\nHost: 127.0.0.1:{port}\r\n{GET_HEADERS}\r\n".encode()]
+
+
+def get_throughput(table: Table, server: Server, work: Path, seconds: float) -> None:
+    """GET /en/ from pledgebox and from a bare waitress app serving the same bytes, alternately."""
+    headers, body = fetch(server.host, "/en/", {"Accept-Encoding": "gzip, deflate"})
+    spec = work / "bare.json"
+    keep = [(k, v) for k, v in headers if k.lower() not in ("date", "server", "connection", "content-length")]
+    spec.write_text(json.dumps({"headers": keep, "body": body.hex()}))
+    port = free_port()
+    bare = subprocess.Popen([sys.executable, str(ROOT / "bench" / "bare.py"), str(spec), str(port)],
+                            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    try:
+        deadline = time.monotonic() + 15
+        while True:
+            try:
+                _, got = fetch(("127.0.0.1", port), "/en/", {})
+                assert got == body
+                break
+            except OSError:
+                if time.monotonic() > deadline:
+                    raise SystemExit("the bare waitress app did not start") from None
+                time.sleep(0.05)
+        for clients in (8, 64):
+            best = {"pledgebox": None, "bare": None}
+            for _round in range(2):
+                for name, port_ in (("pledgebox", server.port), ("bare", port)):
+                    r = loadgen.measure("127.0.0.1", port_, clients, get_requests(port_), seconds=seconds,
+                                        repeat=True, folder=work)
+                    if best[name] is None or r["rate"] > best[name]["rate"]:
+                        best[name] = r
+            pb, base = best["pledgebox"], best["bare"]
+            ratio = pb["rate"] / base["rate"]
+            table.add(f"GET /en/ (gzip), {clients} clients",
+                      f"{pb['rate']:,.0f}/s p99 {pb['p99']:.1f} ms; bare waitress {base['rate']:,.0f}/s "
+                      f"p99 {base['p99']:.1f} ms; ratio {ratio:.2f} {verdict(ratio >= GET_RATIO_GOAL)} "
+                      f"(≥ {GET_RATIO_GOAL}){errors_note(pb, base)}")
+    finally:
+        bare.kill()
+        bare.wait(10)
+
+
+def errors_note(*results) -> str:
+    bad = sum(r["errors"] for r in results)
+    return f" [{bad} errors: {', '.join(sum((r['error_kinds'] for r in results), []))}]" if bad else ""
+
+
+def confirm_requests(data: Path, secret: bytes, port: int, count: int, method: str) -> list[bytes]:
+    """`count` confirm requests, each with its own valid one-time token, as a browser would post them."""
+    cfg = config.load(data)
+    t = catalogs()["en"]
+    tokens = pledges.Tokens(secret, cfg.limits.token_min_age, cfg.limits.token_max_age)
+    out = []
+    now = time.time()
+    for i in range(count):
+        values = {"amount": f"{10 + i % 90}.50", "designation": ("split", "solidarity-zone")[i % 2],
+                  "method": method, "pseudonym": f"Bench {i}", "contact": "",
+                  "message": "Solidarität — солидарность", "website": ""}
+        pledge, errors = pledges.validate(values, "en", cfg, t)
+        assert not errors, errors
+        body = urlencode(values | {"token": tokens.issue(pledge, now)}).encode()
+        out.append(f"POST /en/pledge/confirm HTTP/1.1\r\nHost: 127.0.0.1:{port}\r\n{GET_HEADERS}"
+                   "Content-Type: application/x-www-form-urlencoded\r\n"
+                   f"Content-Length: {len(body)}\r\n\r\n".encode() + body)
+    return out
+
+
+def confirm_throughput(table: Table, server: Server, data: Path, secret: bytes, work: Path, seconds: float) -> None:
+    """Confirms (seal + fsync + receipt) per second and their p99 at 8, 32 and 64 clients."""
+    for clients, method in ((8, "sepa"), (32, "sepa"), (64, "sepa"), (8, "cash")):
+        requests = confirm_requests(data, secret, server.port, int(4000 * (seconds + 1)), method)
+        r = loadgen.measure("127.0.0.1", server.port, clients, requests, seconds=seconds, folder=work)
+        goal = CONFIRM_GOALS.get(clients) if method == "sepa" else None
+        note = ""
+        if goal:
+            rate_goal, p99_goal = goal
+            ok = r["rate"] >= rate_goal and (p99_goal is None or r["p99"] <= p99_goal)
+            note = f" {verdict(ok)} (≥ {rate_goal}/s" + (f", p99 ≤ {p99_goal:.0f} ms)" if p99_goal else ")")
+        if r["ran_out"]:
+            note += " [ran out of tokens: the rate is a lower bound]"
+        receipt = "SEPA receipt with GiroCode" if method == "sepa" else "cash receipt, no GiroCode"
+        table.add(f"confirm with fsync, {clients} clients, {receipt}",
+                  f"{r['rate']:,.0f}/s p50 {r['p50']:.1f} ms p99 {r['p99']:.1f} ms{note}{errors_note(r)}")
+
+
+def memory(server: Server) -> dict[str, int]:
+    status = Path(f"/proc/{server.pid}/status").read_text()
+    values = {}
+    for line in status.splitlines():
+        name, _, value = line.partition(":")
+        if name in ("VmRSS", "VmHWM"):
+            values[name] = int(value.split()[0]) // 1024
+    return values
+
+
+def server_benchmarks(table: Table, seconds: float) -> None:
+    with tempfile.TemporaryDirectory(prefix="pledgebox-bench-") as folder:
+        work = Path(folder)
+        data, _identities, secret = make_data(work)
+        page_sizes(table, data)
+        wsgi_cost(table, data)
+        with Server(data, log_dir=work) as server:
+            for path in ("/en/", "/de/", "/en/privacy", "/en/mirror"):
+                fetch(server.host, path, {"Accept-Encoding": "gzip"})
+            idle = memory(server)["VmRSS"]
+            table.add("server memory, idle (RSS of `app.py serve`)",
+                      f"{idle} MB {verdict(idle <= IDLE_RSS_GOAL_MB)} (≤ {IDLE_RSS_GOAL_MB} MB)")
+            get_throughput(table, server, work, seconds)
+            confirm_throughput(table, server, data, secret, work, seconds)
+            loaded = memory(server)
+            table.add("server memory, after the load", f"{loaded['VmRSS']} MB RSS, peak {loaded['VmHWM']} MB")
+
+
+def review_benchmarks(table: Table) -> None:
+    """The review decrypt rate, from bench/review.py (written alongside `review`)."""
+    try:
+        import review as review_bench
+    except ImportError:
+        table.add("review decrypt rate", "bench/review.py is missing")
+        return
+    for figure, value in review_bench.run():
+        table.add(figure, value)
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--seconds", type=float, default=3.0, help="length of each load run (default 3)")
+    args = parser.parse_args(argv)
+    table = Table()
+    seal_cost(table)
+    server_benchmarks(table, args.seconds)
+    review_benchmarks(table)
+    table.print()
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,246 @@
+"""Scan a data folder (or a process's output) for anything that could identify a donor."""
+
+from __future__ import annotations
+
+import base64
+import binascii
+import fnmatch
+import functools
+import ipaddress
+import json
+import os
+import re
+import stat
+from collections import Counter
+from collections.abc import Iterable, Iterator
+from dataclasses import dataclass
+from pathlib import Path
+
+from . import sealing
+from .store import COLLECTED, PENDING, Damaged, scan_records
+
+# What each finding means, as the command prints it. Never the value itself: it may be donor data.
+KINDS = {
+    "ip-address": "looks like an IP address",
+    "user-agent": "looks like a browser's or HTTP client's User-Agent",
+    "fine-timestamp": "a time of day or a Unix timestamp (nothing finer than a day may be stored)",
+    "not-a-record": "a line of a records file that is not a sealed record (it could hold plaintext)",
+    "record-size": "a sealed record whose length is not one of the padding sizes",
+    "private-identity": "a private organiser identity (it belongs on the organisers' machines only)",
+    "unexpected-file": "a file pledgebox does not write",
+    "special-file": "a symlink, pipe, socket or device",
+    "world-readable": "readable by every user of this machine",
+    "bad-secret": "the token secret does not have its expected size",
+}
+
+# Paths relative to the data folder, as glob patterns, and how each is checked.
+# Public by design (may be world-readable): organisers' settings and public keys, the signed mirror bundle.
+PUBLIC = ("campaign.toml", "campaign.example.toml", "mirror/pledgebox-mirror.tar.gz")
+RECORDS = (f"state/{PENDING}", f"state/{COLLECTED}", "*.sealed", "*/*.sealed")
+TEXT = ("state/published.json", "state/.lock", ".gitignore")
+SECRETS = ("state/token.key",)
+OPAQUE = ("mirror/pledgebox-mirror.tar.gz",)  # the signed bundle, built on an organiser's machine
+TRANSIENT = ("state/.published-*", "state/.token.key.*", ".*.tmp", "*/.*.tmp")  # left only mid-write
+PRIVATE_DIRS = ("state",)
+MAX_SHOWN = 20  # findings shown per file and kind: a file of garbage must not flood the terminal
+
+_MONTH = r"(?:Jan|Feb|Mar|Apr|May|Jun|Jul|Aug|Sep|Oct|Nov|Dec)"
+_PATTERNS = [
+    ("ip-address", re.compile(rb"(?<![0-9.])(?:[0-9]{1,3}\.){3}[0-9]{1,3}(?![0-9.])")),
+    ("ip-address", re.compile(rb"(?<![0-9A-Za-z:.])\[?[0-9A-Fa-f]{0,4}(?::[0-9A-Fa-f]{0,4}){2,7}"
+                              rb"(?::(?:[0-9]{1,3}\.){3}[0-9]{1,3})?\]?(?![0-9A-Za-z:])")),
+    ("user-agent", re.compile(rb"(?i)\b(?:Mozilla|Opera|AppleWebKit|Gecko|KHTML|Chrome|Chromium|Firefox|Safari"
+                              rb"|Edge?|Trident|curl|Wget|python-requests|Python-urllib|python-httpx|aiohttp"
+                              rb"|okhttp|Go-http-client|libwww-perl|Java|HTTPie|Lynx|Links|w3m|ELinks|Dalvik"
+                              rb"|TorBrowser)/[0-9]")),
+    ("user-agent", re.compile(rb"\((?:Windows NT|X11|Macintosh|Linux|Android|iPhone|iPad)[;) ]")),
+    ("fine-timestamp", re.compile(rb"[0-9]{4}-[0-9]{2}-[0-9]{2}[T ][0-9]{2}:[0-9]{2}")),
+    ("fine-timestamp", re.compile(rb"(?<![0-9])(?:[01][0-9]|2[0-3]):[0-5][0-9](?::[0-5][0-9])(?![0-9])")),
+    ("fine-timestamp", re.compile(rb"[0-9]{1,2}[ /]" + _MONTH.encode() + rb"[ /][0-9]{4}[ :][0-9]{2}:[0-9]{2}")),
+    # Unix seconds (or milliseconds) from 2017 to 2033, standing alone.
+    ("fine-timestamp", re.compile(rb"(?<![\w.])1[5-9][0-9]{8}(?:[0-9]{3})?(?:\.[0-9]+)?(?![\w.])")),
+]
+
+
+@dataclass(frozen=True)
+class Finding:
+    """One thing that should not be there: where, and what kind; never the value."""
+
+    path: str
+    kind: str
+    line: int = 0
+    column: int = 0
+
+    def __str__(self) -> str:
+        where = f":{self.line}:{self.column}" if self.line else ""
+        return f"{self.path}{where}: {self.kind} ({KINDS[self.kind]})"
+
+
+@dataclass
+class Report:
+    """What a scan found, and how much it looked at."""
+
+    findings: list[Finding]
+    files: int = 0
+    records: int = 0
+    notes: list[str] | None = None
+
+    @property
+    def clean(self) -> bool:
+        return not self.findings
+
+
+def safe_name(text: str) -> str:
+    """A path as printable text: control characters escaped, so a file name cannot drive the terminal."""
+    return "".join(ch if ch.isprintable() else ascii(ch)[1:-1] for ch in text)
+
+
+def _is_address(candidate: bytes) -> bool:
+    """True for a real IPv4 or IPv6 address that is not loopback or unspecified (the server's own)."""
+    text = candidate.decode("ascii", "replace").strip("[]")
+    try:
+        address = ipaddress.ip_address(text)
+    except ValueError:
+        return False
+    return not (address.is_loopback or address.is_unspecified)
+
+
+def scan_line(name: str, line: bytes, number: int) -> Iterator[Finding]:
+    """Findings in one line of text: addresses, user agents, fine timestamps."""
+    for kind, pattern in _PATTERNS:
+        for match in pattern.finditer(line):
+            if kind == "ip-address" and not _is_address(match.group()):
+                continue
+            yield Finding(name, kind, number, match.start() + 1)
+
+
+def scan_bytes(name: str, data: bytes) -> list[Finding]:
+    """Findings in any text, e.g. everything a server process printed."""
+    return [f for number, line in enumerate(data.split(b"\n"), start=1) for f in scan_line(name, line, number)]
+
+
+@functools.cache
+def hpke_overhead() -> int:
+    """Bytes a sealed ciphertext adds to the padded plaintext (KEM encapsulation and AEAD tag)."""
+    sample = json.loads(sealing.seal(b"", [sealing.Identity.generate().recipient], "audit"))
+    return len(_b64url_decode(sample["k"][0][1])) - sealing.BUCKETS[0]
+
+
+def _b64url_decode(text: str) -> bytes:
+    return base64.urlsafe_b64decode(text + "=" * (-len(text) % 4))
+
+
+def check_record(record: bytes) -> str | None:
+    """None if record is a well-formed sealed record of a padding size; else the kind of finding."""
+    try:
+        doc = json.loads(record)
+    except ValueError:
+        return "not-a-record"
+    if not isinstance(doc, dict) or set(doc) != {"v", "c", "k"} or not isinstance(doc["k"], list) or not doc["k"]:
+        return "not-a-record"
+    if not isinstance(doc["c"], str) or len(doc["c"]) > 40:
+        return "not-a-record"
+    for entry in doc["k"]:
+        if (not isinstance(entry, list) or len(entry) != 2 or not isinstance(entry[1], str)
+                or not isinstance(entry[0], str) or not re.fullmatch(r"[0-9a-f]{16}", entry[0])):
+            return "not-a-record"
+        try:
+            size = len(_b64url_decode(entry[1]))
+        except (binascii.Error, ValueError):
+            return "not-a-record"
+        if size - hpke_overhead() not in sealing.BUCKETS:
+            return "record-size"
+    return None
+
+
+def _matches(rel: str, patterns: Iterable[str]) -> bool:
+    return any(fnmatch.fnmatchcase(rel, pattern) for pattern in patterns)
+
+
+def _records_findings(rel: str, path: Path, report: Report) -> Iterator[Finding]:
+    """Check every line of a records file: sealed, padded, and nothing readable around it."""
+    items = list(scan_records(path))
+    for item in items:
+        if isinstance(item, Damaged):
+            if item is items[-1] and "incomplete" in item.reason:
+                # Cut off by a crash mid-write; never acknowledged, and the next append removes it.
+                report.notes.append(f"{safe_name(rel)}:{item.line}: an incomplete last record (left by a crash; "
+                                    "the next pledge cuts it off)")
+            else:
+                yield Finding(rel, "not-a-record", item.line, 1)
+            continue
+        report.records += 1
+        kind = check_record(item.record)
+        if kind:
+            yield Finding(rel, kind, item.line, len(item.record_id) + 2)
+        yield from scan_line(rel, item.record_id.encode() + b" " + item.record, item.line)
+
+
+def _text_findings(rel: str, path: Path) -> Iterator[Finding]:
+    with open(path, "rb") as file:
+        for number, line in enumerate(file, start=1):
+            yield from scan_line(rel, line, number)
+
+
+def _file_findings(rel: str, path: Path, st: os.stat_result, report: Report) -> Iterator[Finding]:
+    """Everything wrong with one regular file."""
+    if st.st_mode & stat.S_IROTH and not _matches(rel, PUBLIC):
+        yield Finding(rel, "world-readable")
+    if sealing.looks_like_identity(path):
+        yield Finding(rel, "private-identity")
+        return
+    if _matches(rel, SECRETS):
+        if st.st_size != 32:
+            yield Finding(rel, "bad-secret")
+        return  # random bytes: any pattern found in them would be chance
+    if _matches(rel, OPAQUE):
+        return
+    if _matches(rel, RECORDS):
+        yield from _records_findings(rel, path, report)
+        return
+    if not _matches(rel, (*PUBLIC, *TEXT, *TRANSIENT)):
+        yield Finding(rel, "unexpected-file")
+    yield from _text_findings(rel, path)
+
+
+def scan(data: Path) -> Report:
+    """Scan every file under the data folder, without following symlinks."""
+    data = Path(data)
+    report = Report(findings=[], notes=[])
+    for root, dirs, files in os.walk(data, followlinks=False):
+        dirs.sort()
+        for name in sorted(dirs):
+            path = Path(root, name)
+            rel = path.relative_to(data).as_posix()
+            st = path.lstat()
+            if stat.S_ISLNK(st.st_mode):
+                report.findings.append(Finding(rel, "special-file"))
+            elif rel in PRIVATE_DIRS and st.st_mode & (stat.S_IROTH | stat.S_IXOTH):
+                report.findings.append(Finding(rel + "/", "world-readable"))
+        for name in sorted(files):
+            path = Path(root, name)
+            rel = path.relative_to(data).as_posix()
+            st = path.lstat()
+            report.files += 1
+            if not stat.S_ISREG(st.st_mode):
+                report.findings.append(Finding(rel, "special-file"))
+                continue
+            try:
+                report.findings.extend(_file_findings(rel, path, st, report))
+            except OSError:
+                report.notes.append(f"{safe_name(rel)}: could not be read")
+    return report
+
+
+def lines(report: Report) -> list[str]:
+    """The findings as printable lines, at most MAX_SHOWN per file and kind."""
+    out, shown = [], Counter()
+    for finding in report.findings:
+        key = (finding.path, finding.kind)
+        shown[key] += 1
+        if shown[key] <= MAX_SHOWN:
+            out.append(safe_name(str(finding)))
+    for (path, kind), count in shown.items():
+        if count > MAX_SHOWN:
+            out.append(f"{safe_name(path)}: … and {count - MAX_SHOWN} more {kind}")
+    return out
