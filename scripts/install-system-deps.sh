@@ -9,6 +9,8 @@
 #        - the browser tests (tests/browser/) drive Debian's Chromium with
 #          JavaScript off through /usr/bin/chromedriver.
 #   w3m  - the text-browser tests dump every page with `w3m -dump`.
+#   zbar-tools
+#        - zbarimg decodes the receipt's GiroCode back to its EPC069-12 payload.
 #   default-jre-headless
 #        - Java for the Nu HTML Checker (vnu.jar from npm's vnu-jar).
 #   nodejs, npm
@@ -31,6 +33,7 @@ PACKAGES=(
   "chromium:chromium"
   "chromium-driver:chromedriver"
   "w3m:w3m"
+  "zbar-tools:zbarimg"
   "default-jre-headless:java"
   "nodejs:node"
   "npm:npm"

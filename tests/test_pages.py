@@ -170,3 +170,19 @@ def test_demo_campaign_is_marked(tmp_path):
     body = webtest.TestApp(web.build_app(cfg)).get("/en/").text
     assert "Demo:" in body and "Do not pay anything" in body
     assert "DEMO PLACEHOLDER" not in body  # payment details appear only on a receipt
+
+
+@pytest.mark.parametrize("path", ["/en/", "/de/privacy", "/de/mirror"])
+@pytest.mark.parametrize("encoding", ["gzip", ""])
+def test_fast_path_answers_exactly_like_bottle(client, path, encoding):
+    # The pre-rendered pages skip Bottle's routing; what the donor gets must not differ at all.
+    from wsgiref.util import setup_testing_defaults
+    app = client.app
+
+    def call(handler):
+        env = {"PATH_INFO": path, "HTTP_ACCEPT_ENCODING": encoding}
+        setup_testing_defaults(env)
+        seen = {}
+        body = b"".join(handler(env, lambda status, hdrs, exc=None: seen.update(status=status, headers=hdrs)))
+        return seen["status"], sorted(seen["headers"]), body
+    assert call(app) == call(app.wsgi)
