@@ -16,7 +16,6 @@ from .ratelimit import RateLimit
 from .render import SECURITY_HEADERS, Page, Templates, display_url, transport_headers
 from .store import Store, StoreWriteError
 
-STATIC_PAGES = ("appeal", "privacy", "mirror", "not_found")
 TOTALS_CHECK_INTERVAL = 1.0  # seconds between looks at the published totals file
 RETRY_AFTER = "60"
 
