@@ -82,6 +82,8 @@ def write_totals(state_dir: Path, totals: Totals) -> Path:
     target = state_dir / TOTALS_FILE
     fd, tmp = tempfile.mkstemp(dir=state_dir, prefix=".published-")
     try:
+        # Public figures, readable by the server's user even when an organiser ran this as root.
+        os.fchmod(fd, 0o644)
         with os.fdopen(fd, "w", encoding="utf-8") as fh:
             json.dump(doc, fh)
             fh.flush()

@@ -33,6 +33,7 @@ def cmd_serve(args) -> int:
                          "which only serves on 127.0.0.1.",
                          hint="configure your campaign first: copy data/campaign.example.toml to data/campaign.toml")
     app = web.build_app(cfg)
+    app.site.prepare()
     serve.run(app, **serve.settings(host=args.host, port=args.port, unix_socket=args.unix_socket,
                                     threads=args.threads, behind_https_proxy=args.behind_https_proxy))
     return 0

@@ -61,6 +61,7 @@ class Limits:
     token_max_age: int = 6 * 3600  # generous: slow Tor loads, a coffee break
     confirms_per_minute: int = 600
     max_pending: int = 50000
+    max_pending_mb: int = 256  # the same cap in bytes: large records fill a disk faster
 
 
 @dataclass(frozen=True)

@@ -20,7 +20,9 @@ FIELDS = ("amount", "designation", "method", "pseudonym", "contact", "message")
 HONEYPOT = "website"
 FORM_NAMES = (*FIELDS, HONEYPOT, "token", "edit")  # "edit": the check page's "change something" button
 MAX_LENGTH = {"amount": 24, "designation": 40, "method": 40, "pseudonym": 80, "contact": 200, "message": 2000}
-MAX_BODY = 16 * 1024  # the largest honest form: every field full of 4-byte characters, URL-encoded
+# The largest honest form: every field at its limit in 3-byte characters (CJK), each byte sent as
+# %XX, plus the token (≈ 28 KB); waitress refuses anything over 64 KB before reading it.
+MAX_BODY = 32 * 1024
 SPLIT = "split"
 
 # Digits only in ASCII: \d would accept Arabic-Indic and other digits.
@@ -101,7 +103,8 @@ def validate(values: dict[str, str], lang: str, config, t) -> tuple[Pledge | Non
     """Check the form; return the pledge, or the translated error for each field that is wrong."""
     errors: dict[str, str] = {}
     for name in FIELDS:
-        if len(values.get(name, "")) > MAX_LENGTH[name]:
+        # Browsers count a line break as one character for maxlength, but send it as CRLF.
+        if len(values.get(name, "").replace("\r\n", "\n")) > MAX_LENGTH[name]:
             errors[name] = t("errors.too_long", max=MAX_LENGTH[name])
         elif _bad_characters(values.get(name, "")):
             errors[name] = t("errors.bad_characters")
@@ -180,8 +183,8 @@ class Tokens:
         head = struct.pack(">BQ", 1, int(now)) + secrets.token_bytes(16)
         return _b64(head + self._mac(head, pledge))
 
-    def check(self, token: str, pledge: Pledge, now: float) -> bytes:
-        """Return the token's nonce if it is genuine, fresh and for this pledge; else TokenProblem."""
+    def check(self, token: str, pledge: Pledge, now: float) -> tuple[bytes, int]:
+        """(nonce, issued at) if the token is genuine, fresh and for this pledge; else TokenProblem."""
         try:
             raw = base64.urlsafe_b64decode(token.encode("ascii") + b"=" * (-len(token) % 4))
         except (ValueError, UnicodeEncodeError):
@@ -191,12 +194,13 @@ class Tokens:
         head, mac = raw[:25], raw[25:]
         if not hmac.compare_digest(mac, self._mac(head, pledge)):
             raise TokenProblem("invalid")
-        age = now - struct.unpack(">Q", head[1:9])[0]
+        issued = struct.unpack(">Q", head[1:9])[0]
+        age = now - issued
         if age > self.max_age or age < -60:
             raise TokenProblem("expired")
         if age < self.min_age:
             raise TokenProblem("too_fast")
-        return head[9:]
+        return head[9:], issued
 
     def reference(self, nonce: bytes) -> str:
         """The pledge's reference: the same token always gives the same reference."""

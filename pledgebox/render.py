@@ -13,6 +13,10 @@ from bottle import SimpleTemplate
 from . import ROOT
 
 VIEWS = ROOT / "views"
+if not VIEWS.is_dir():
+    # views/, i18n/ and data/ live beside the package, in the checkout.
+    raise ImportError(f"{VIEWS} is missing: run pledgebox from its checkout (pip install -e .), not a copy "
+                      "installed without it")
 STYLE = (VIEWS / "style.css").read_text(encoding="utf-8").strip()
 STYLE_HASH = "sha256-" + base64.b64encode(hashlib.sha256(STYLE.encode()).digest()).decode()
 
@@ -35,7 +39,7 @@ SECURITY_HEADERS = (
     ("Cross-Origin-Opener-Policy", "same-origin"),
     ("Cross-Origin-Resource-Policy", "same-origin"),
     ("Permissions-Policy", "camera=(), microphone=(), geolocation=(), payment=(), usb=(), "
-                           "interest-cohort=(), browsing-topics=()"),
+                           "browsing-topics=()"),
 )
 
 
@@ -48,6 +52,19 @@ def transport_headers(scheme: str, host: str, path: str, onion: str) -> list[tup
     if onion:
         headers.append(("Onion-Location", f"http://{onion}{quote(path, safe='/')}"))
     return headers
+
+
+def accepts_gzip(accept_encoding: str) -> bool:
+    """Whether an Accept-Encoding header allows gzip (and does not refuse it with q=0)."""
+    for part in accept_encoding.lower().split(","):
+        name, _, params = part.partition(";")
+        if name.strip() in ("gzip", "x-gzip"):
+            q = params.strip().removeprefix("q=").strip() if params.strip().startswith("q=") else "1"
+            try:
+                return float(q) > 0
+            except ValueError:
+                return False
+    return False
 
 
 def display_url(url: str) -> tuple[str, str]:

@@ -33,6 +33,7 @@ __all__ = [
 PENDING = "pending.sealed"
 COLLECTED = "collected.sealed"
 LOCK = ".lock"
+_CHUNK = 1 << 20  # the largest record is far smaller (16 KB padded, times the organiser keys)
 
 # RECORD_ID SP RECORD LF: the id is printable ASCII without spaces, the record
 # printable ASCII that starts with a non-space.
@@ -107,16 +108,22 @@ def read_problems(path: Path) -> list[Damaged]:
     return [item for item in scan_records(path) if isinstance(item, Damaged)]
 
 
-def _read_all(fd: int, start: int, end: int) -> bytes:
-    """Bytes start..end of a file, however many reads that takes."""
-    chunks = []
-    while start < end:
-        chunk = os.pread(fd, min(end - start, 1 << 24), start)
-        if not chunk:
-            break
-        chunks.append(chunk)
-        start += len(chunk)
-    return b"".join(chunks)
+def record_ids(path: Path) -> Iterator[str]:
+    """The ids of the complete records in a file, read in chunks (nothing if it is missing)."""
+    try:
+        fd = os.open(path, os.O_RDONLY)
+    except FileNotFoundError:
+        return
+    try:
+        offset, carry = 0, b""
+        while chunk := os.pread(fd, _CHUNK, offset):
+            offset += len(chunk)
+            lines = (carry + chunk).split(b"\n")
+            carry = lines.pop()
+            for line in lines:
+                yield line.partition(b" ")[0].decode("ascii", "replace")
+    finally:
+        os.close(fd)
 
 
 def _cut_torn_tail(fd: int) -> None:
@@ -190,21 +197,28 @@ class Store:
         """Scan what was appended to pending since we last looked; return its size."""
         st = os.fstat(fd)
         identity = (st.st_dev, st.st_ino, self._generation(lock_fd))
+        if self._file is None and not self._seen:
+            # A fresh process: the safety copy of collected records holds ids a resubmitted
+            # token may still carry (until a purge), so they are refused after a restart too.
+            self._seen.update(record_ids(self.collected))
         # A collect truncates the file (and bumps the generation): start over.
         if identity != self._file or st.st_size < self._offset:
             self._file = identity
             self._offset = 0
             self._count = 0
-        if st.st_size > self._offset:
-            data = _read_all(fd, self._offset, st.st_size)
+        while st.st_size > self._offset:
+            # In chunks, keeping only ids: the store may be far larger than memory should hold.
+            data = os.pread(fd, min(st.st_size - self._offset, _CHUNK), self._offset)
             end = data.rfind(b"\n") + 1
-            if end:
-                lines = data[:end].split(b"\n")
-                lines.pop()
-                for line in lines:
-                    self._seen.add(line.partition(b" ")[0].decode("ascii", "replace"))
-                self._count += len(lines)
-                self._offset += end
+            if not data or not end:
+                if len(data) < _CHUNK:
+                    break  # a torn last record, never acknowledged
+                raise OSError(errno.EFBIG, "a line longer than any record", str(self.pending))
+            lines = data[:end].split(b"\n")
+            lines.pop()
+            self._seen.update(line.partition(b" ")[0].decode("ascii", "replace") for line in lines)
+            self._count += len(lines)
+            self._offset += end
         return st.st_size
 
     def append(self, record_id: str, record: bytes) -> bool:
@@ -266,24 +280,53 @@ class Store:
             os.close(lock_fd)
         return True
 
-    def count(self) -> int:
-        """The number of complete records waiting to be collected."""
+    def prepare(self) -> None:
+        """Create the folder and files before serving, so no timestamp records the first pledge."""
         with self._mutex:
-            lock_fd = self._locked(fcntl.LOCK_SH, create=False)
-            if lock_fd is None:
-                return 0
+            lock_fd = self._locked(fcntl.LOCK_EX, create=True)
             try:
                 try:
-                    fd = os.open(self.pending, os.O_RDONLY)
-                except FileNotFoundError:
-                    return 0
-                try:
-                    self._catch_up(fd, lock_fd)
-                finally:
-                    os.close(fd)
+                    fd = os.open(self.pending, os.O_RDWR | os.O_APPEND | os.O_CREAT | os.O_EXCL, 0o600)
+                except FileExistsError:
+                    return
+                os.close(fd)
+                files.fsync_dir(self.folder)
             finally:
                 os.close(lock_fd)
-            return self._count
+
+    def usage(self) -> tuple[int, int]:
+        """(records, bytes) waiting to be collected."""
+        with self._mutex:
+            self._refresh()
+            return self._count, self._offset
+
+    def count(self) -> int:
+        """The number of complete records waiting to be collected."""
+        return self.usage()[0]
+
+    def known(self, record_id: str) -> bool:
+        """Whether a record with this id is stored (or was, before a collect)."""
+        with self._mutex:
+            if record_id not in self._seen:
+                self._refresh()
+            return record_id in self._seen
+
+    def _refresh(self) -> None:
+        """Catch up with other processes' appends, under a shared lock (caller holds the mutex)."""
+        lock_fd = self._locked(fcntl.LOCK_SH, create=False)
+        if lock_fd is None:
+            return
+        try:
+            try:
+                fd = os.open(self.pending, os.O_RDONLY)
+            except FileNotFoundError:
+                return
+            try:
+                self._catch_up(fd, lock_fd)
+            finally:
+                os.close(fd)
+        finally:
+            os.close(lock_fd)
 
     def collect(self, out: Path, *, purge: bool = False) -> int:
         """Move every pending record into the new file out, atomically; return how many."""

@@ -13,7 +13,7 @@ from . import campaign, girocode, pledges, sealing
 from .i18n import LANGS, best_language, catalogs
 from .mirror import ARCHIVE, BUNDLE_URL, published_bundle
 from .ratelimit import RateLimit
-from .render import SECURITY_HEADERS, Page, Templates, display_url, transport_headers
+from .render import SECURITY_HEADERS, Page, Templates, accepts_gzip, display_url, transport_headers
 from .store import Store, StoreWriteError
 
 TOTALS_CHECK_INTERVAL = 1.0  # seconds between looks at the published totals file
@@ -35,6 +35,7 @@ class Site:
                         for o in config.organisers if o.signer]
         self.bundle_url = bundle_url
         self.limit = RateLimit(config.limits.confirms_per_minute)
+        self.secret_path = config.state_dir / "token.key"
         self._lock = threading.Lock()
         self._tokens: pledges.Tokens | None = None
         self._pages: dict[tuple, Page] = {}
@@ -145,15 +146,28 @@ class Site:
         if self._tokens is None:
             with self._lock:
                 if self._tokens is None:
-                    secret = pledges.load_secret(self.config.state_dir / "token.key")
+                    secret = pledges.load_secret(self.secret_path)
                     self._tokens = pledges.Tokens(secret, self.config.limits.token_min_age,
                                                   self.config.limits.token_max_age)
         return self._tokens
 
-    def seal_and_store(self, pledge: pledges.Pledge, nonce: bytes) -> str:
+    def prepare(self) -> None:
+        """Make the runtime files before serving, so none of their times records the first pledge."""
+        pledges.load_secret(self.secret_path)
+        self.store.prepare()
+
+    def full(self) -> bool:
+        """Whether the uncollected store reached its cap, in records or in bytes."""
+        records, size = self.store.usage()
+        limits = self.config.limits
+        return records >= limits.max_pending or size >= limits.max_pending_mb * 1024 * 1024
+
+    def seal_and_store(self, pledge: pledges.Pledge, nonce: bytes, issued: int) -> str:
         """Seal the pledge to every organiser key and append it durably; return its reference."""
         reference = self.tokens.reference(nonce)
-        plaintext = pledge.plaintext(reference, self.config.currency, self.today())
+        # The day the check page was made: a token resubmitted after midnight seals the same bytes.
+        day = campaign.today(self.config.tz, datetime.fromtimestamp(issued, self.config.tz))
+        plaintext = pledge.plaintext(reference, self.config.currency, day)
         record = sealing.seal(plaintext, self.recipients, self.config.campaign_id)
         del plaintext  # the plaintext lives only in memory, only this long
         self.store.append(self.tokens.record_id(nonce), record)
@@ -212,7 +226,7 @@ class App(Bottle):
             hit = STATIC_PATHS.get(environ.get("PATH_INFO", ""))
             if hit is not None:
                 page = self.site.page(*hit)
-                gz = "gzip" in environ.get("HTTP_ACCEPT_ENCODING", "")
+                gz = accepts_gzip(environ.get("HTTP_ACCEPT_ENCODING", ""))
                 body = page.gzipped if gz else page.body
                 start_response("200 OK", [*STATIC_HEADERS, *((("Content-Encoding", "gzip"),) if gz else ()),
                                           ("Content-Length", str(len(body)))])
@@ -224,7 +238,7 @@ def static(site: Site, name: str, lang: str, status: int = 200) -> bytes:
     """A pre-rendered page, gzip-compressed when the client accepts it."""
     page = site.page(name, lang)
     headers(status, (("Vary", "Accept-Encoding"),), cache=STATIC_CACHE if status == 200 else "no-store")
-    if "gzip" in request.environ.get("HTTP_ACCEPT_ENCODING", ""):
+    if accepts_gzip(request.environ.get("HTTP_ACCEPT_ENCODING", "")):
         response.set_header("Content-Encoding", "gzip")
         return page.gzipped
     return page.body
@@ -322,7 +336,7 @@ def build_app(config, *, clock=time.time, bundle_url: str = "") -> App:
         if errors or values[pledges.HONEYPOT]:
             return dynamic(400, form_page(site, lang, values, errors))
         try:
-            nonce = site.tokens.check(values["token"], pledge, site.clock())
+            nonce, issued = site.tokens.check(values["token"], pledge, site.clock())
         except pledges.TokenProblem as problem:
             reason = str(problem)
             token = values["token"] if reason == "too_fast" else site.tokens.issue(pledge, site.clock())
@@ -333,12 +347,15 @@ def build_app(config, *, clock=time.time, bundle_url: str = "") -> App:
                               t(f"errors.{problem}_title"))
             return dynamic(status, page, ("Retry-After", retry_after))
 
-        if site.store.count() >= site.config.limits.max_pending:
-            return refused(503, "full", "3600")
-        if not site.limit.allow():
-            return refused(429, "busy", RETRY_AFTER)
         try:
-            reference = site.seal_and_store(pledge, nonce)
+            # A resubmitted token (a lost answer over Tor, a double click) gets its receipt again,
+            # whatever the limits say now.
+            if not site.store.known(site.tokens.record_id(nonce)):
+                if site.full():
+                    return refused(503, "full", "3600")
+                if not site.limit.allow():
+                    return refused(429, "busy", RETRY_AFTER)
+            reference = site.seal_and_store(pledge, nonce, issued)
         except (OSError, StoreWriteError):
             # Disk full or unwritable: no receipt for a pledge that is not on disk.
             return refused(503, "store_failed", RETRY_AFTER)

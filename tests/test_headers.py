@@ -46,7 +46,7 @@ def test_style_hash_matches_the_inline_style(client):
     ("GET", "/en/", 200, None), ("GET", "/de/privacy", 200, None), ("GET", "/", 303, None),
     ("GET", "/nowhere", 404, None), ("GET", "/de/nowhere", 404, None),
     ("POST", "/en/pledge", 400, {"amount": "abc"}), ("PUT", "/en/", 405, None),
-    ("POST", "/en/pledge", 413, {"message": "x" * 20000}),
+    ("POST", "/en/pledge", 413, {"message": "x" * 40000}),
 ])
 def test_headers_on_every_status(client, method, path, status, body):
     res = client.request(path, method=method, status=status,
@@ -57,7 +57,7 @@ def test_headers_on_every_status(client, method, path, status, body):
 
 
 def test_413_is_a_clear_page(client):
-    res = client.post("/de/pledge", {"message": "x" * 20000}, status=413)
+    res = client.post("/de/pledge", {"message": "x" * 40000}, status=413)
     assert "Zu viele Daten" in res.text and "xxxx" not in res.text
 
 

@@ -89,7 +89,7 @@ def test_running_server_shows_new_totals_without_restart(data_dir):
         # An oversized pledge gets the app's own 413 page, with every header, through waitress.
         conn = http.client.HTTPConnection("127.0.0.1", port, timeout=5)
         try:
-            conn.request("POST", "/de/pledge", body=b"message=" + b"x" * 20000,
+            conn.request("POST", "/de/pledge", body=b"message=" + b"x" * 40000,
                          headers={"Content-Type": "application/x-www-form-urlencoded"})
             big = conn.getresponse()
             assert big.status == 413 and "Zu viele Daten" in big.read().decode()
@@ -171,3 +171,21 @@ def test_help_has_examples_for_every_command(capsys):
     with pytest.raises(SystemExit):
         cli.main(["--help"])
     assert "serve" in capsys.readouterr().out
+
+
+def test_no_file_time_records_the_first_pledge(data_dir):
+    # serve makes the runtime files before listening; a pledge then changes pending.sealed only.
+    from serverproc import Client, Server
+    with Server(data_dir, log_dir=data_dir.parent) as server:
+        state = data_dir / "state"
+        before = {p.name: p.stat() for p in [state, *state.iterdir()]}
+        assert {"token.key", "pending.sealed", ".lock"} <= set(before)
+        time.sleep(0.05)
+        with Client(server.host) as client:
+            hidden = client.check("en", {"amount": "5", "designation": "split", "method": "cash"})
+            time.sleep(2.1)  # the token's minimum age
+            assert client.confirm("en", hidden)
+        after = {p.name: p.stat() for p in [state, *state.iterdir()]}
+    assert set(after) == set(before)
+    changed = {name for name in before if before[name].st_mtime_ns != after[name].st_mtime_ns}
+    assert changed == {"pending.sealed"}
