@@ -13,26 +13,17 @@ from .errors import PledgeboxError, UsageError
 PROG = "pledgebox"
 
 
-class PrivateKeyInData(PledgeboxError):
-    """A private organiser identity is in the data folder; the server must hold only public keys:"""
-
-    hint = "move it to the organisers' own machine (and keep a backup there), then start again"
-
-
 def cmd_serve(args) -> int:
     """Run the site under waitress."""
     from . import web
 
     data = args.data
-    found = sealing.find_identities(data) if data.is_dir() else []
-    if found:
-        raise PrivateKeyInData(", ".join(str(p) for p in found))
     cfg = config.load(data)
     if cfg.demo and (args.unix_socket or not serve.is_loopback(args.host)):
         raise UsageError(f"there is no {data / 'campaign.toml'}, so this is the demo campaign, "
                          "which only serves on 127.0.0.1.",
                          hint="configure your campaign first: copy data/campaign.example.toml to data/campaign.toml")
-    app = web.build_app(cfg)
+    app = web.build_app(cfg)  # refuses a private identity under data/
     app.site.prepare()
     serve.run(app, **serve.settings(host=args.host, port=args.port, unix_socket=args.unix_socket,
                                     threads=args.threads, behind_https_proxy=args.behind_https_proxy))

@@ -12,6 +12,7 @@ from bottle import Bottle, HTTPResponse, request, response
 from . import campaign, girocode, pledges, sealing
 from .i18n import LANGS, best_language, catalogs
 from .mirror import ARCHIVE, BUNDLE_URL, published_bundle
+from .errors import PledgeboxError
 from .ratelimit import RateLimit
 from .render import SECURITY_HEADERS, Page, Templates, accepts_gzip, display_url, transport_headers
 from .store import Store, StoreWriteError
@@ -250,8 +251,20 @@ def path_lang() -> str:
     return segment if segment in LANGS else "en"
 
 
+class PrivateKeyInData(PledgeboxError):
+    """A private organiser identity is in the data folder; the server must hold only public keys:"""
+
+    hint = "move it to the organisers' own machine (and keep a backup there), then start again"
+
+
 def build_app(config, *, clock=time.time, bundle_url: str = "") -> App:
-    """A fresh WSGI app for one campaign; nothing is written until the first pledge."""
+    """A fresh WSGI app for one campaign; nothing is written until the first pledge.
+
+    Checked here, so that any WSGI server refuses to run it: no private identity under data/.
+    """
+    found = sealing.find_identities(config.data_dir)
+    if found:
+        raise PrivateKeyInData(", ".join(str(p) for p in found))
     bundle = published_bundle(config)  # DATA/mirror/pledgebox-mirror.tar.gz, checked once
     site = Site(config, clock, bundle_url or (BUNDLE_URL if bundle else ""))
     app = App(site)

@@ -189,3 +189,10 @@ def test_no_file_time_records_the_first_pledge(data_dir):
     assert set(after) == set(before)
     changed = {name for name in before if before[name].st_mtime_ns != after[name].st_mtime_ns}
     assert changed == {"pending.sealed"}
+
+
+def test_any_wsgi_server_refuses_a_private_identity_in_data(cfg, identity):
+    from pledgebox import web
+    identity.save(cfg.data_dir / "oops.key", PASSPHRASE, scrypt_n=FAST_SCRYPT)
+    with pytest.raises(web.PrivateKeyInData):
+        web.build_app(cfg)
