@@ -209,10 +209,35 @@ def _parse_key_string(text: str, prefix: str, length: int, error: type[Pledgebox
     return raw
 
 
+class _PublicKey:
+    """What Recipient and Signer share: an id, a fingerprint and the printable form."""
+
+    PREFIX = ""  # each subclass sets its own; the subclasses provide raw and _key_id
+
+    @property
+    def key_id(self) -> str:
+        """The short id that sealed records and manifests name this key by."""
+        return self._key_id
+
+    @property
+    def fingerprint(self) -> str:
+        """The key id in groups of four, for comparing by eye or voice."""
+        return _fingerprint(self._key_id)
+
+    def to_string(self) -> str:
+        """The printable, checksummed form for data/campaign.toml."""
+        return _key_string(self.PREFIX, self.raw)
+
+    def __str__(self) -> str:
+        """The printable form."""
+        return self.to_string()
+
+
 @dataclass(frozen=True, repr=False)
-class Recipient:
+class Recipient(_PublicKey):
     """An organiser's public key that pledges are sealed to."""
 
+    PREFIX = RECIPIENT_PREFIX
     mlkem768: bytes
     x25519: bytes
     _public: hpke.MLKEM768X25519PublicKey = field(init=False, repr=False, compare=False)
@@ -237,29 +262,12 @@ class Recipient:
         """The raw public key: ML-KEM-768 then X25519."""
         return bytes(self.mlkem768) + bytes(self.x25519)
 
-    @property
-    def key_id(self) -> str:
-        """The short id that sealed records name this key by."""
-        return self._key_id
-
-    @property
-    def fingerprint(self) -> str:
-        """The key id in groups of four, for comparing by eye or voice."""
-        return _fingerprint(self._key_id)
-
     @classmethod
     def from_string(cls, text: str) -> Recipient:
         """Parse the printable form that keygen prints."""
         raw = _parse_key_string(text, RECIPIENT_PREFIX, _MLKEM_PUBLIC + _X25519, BadRecipient)
         return cls(raw[:_MLKEM_PUBLIC], raw[_MLKEM_PUBLIC:])
 
-    def to_string(self) -> str:
-        """The printable, checksummed form for data/campaign.toml."""
-        return _key_string(RECIPIENT_PREFIX, self.raw)
-
-    def __str__(self) -> str:
-        """The printable form."""
-        return self.to_string()
 
     def __repr__(self) -> str:
         """The fingerprint, not 1.2 KB of key."""
@@ -267,9 +275,10 @@ class Recipient:
 
 
 @dataclass(frozen=True, repr=False)
-class Signer:
+class Signer(_PublicKey):
     """An organiser's public Ed25519 key that checks mirror manifests."""
 
+    PREFIX = SIGNER_PREFIX
     ed25519: bytes
     _public: ed25519.Ed25519PublicKey = field(init=False, repr=False, compare=False)
     _key_id: str = field(init=False, repr=False, compare=False)
@@ -290,24 +299,11 @@ class Signer:
         """The raw 32-byte public key."""
         return bytes(self.ed25519)
 
-    @property
-    def key_id(self) -> str:
-        """The short id of this key."""
-        return self._key_id
-
-    @property
-    def fingerprint(self) -> str:
-        """The key id in groups of four, for comparing by eye or voice."""
-        return _fingerprint(self._key_id)
-
     @classmethod
     def from_string(cls, text: str) -> Signer:
         """Parse the printable form that keygen prints."""
         return cls(_parse_key_string(text, SIGNER_PREFIX, _ED25519, BadSigner))
 
-    def to_string(self) -> str:
-        """The printable, checksummed form for data/campaign.toml."""
-        return _key_string(SIGNER_PREFIX, self.raw)
 
     def verify(self, data: bytes, signature: bytes) -> bool:
         """True if signature is this key's signature of data; False otherwise."""
@@ -316,10 +312,6 @@ class Signer:
         except (InvalidSignature, TypeError, ValueError):
             return False
         return True
-
-    def __str__(self) -> str:
-        """The printable form."""
-        return self.to_string()
 
     def __repr__(self) -> str:
         """The fingerprint."""
