@@ -81,6 +81,23 @@ def cfg(data_dir) -> config.Config:
 
 
 @pytest.fixture
+def passfile(tmp_path) -> Path:
+    """A passphrase file as a script would write it (with a final newline)."""
+    path = tmp_path / "passphrase"
+    path.write_bytes(PASSPHRASE + b"\n")
+    return path
+
+
+def run_cli(capsys, *argv) -> tuple[int, str, str]:
+    """cli.main with string arguments: (exit code, stdout, stderr)."""
+    from pledgebox import cli
+
+    code = cli.main([str(a) for a in argv])
+    out, err = capsys.readouterr()
+    return code, out, err
+
+
+@pytest.fixture
 def clock() -> Clock:
     """A hand-moved clock, starting at noon on 2026-11-25 in Berlin."""
     return Clock(1795604400.0)  # 2026-11-25 12:00 Europe/Berlin

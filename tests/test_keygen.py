@@ -19,14 +19,6 @@ FAST = str(keys.TEST_SCRYPT_WORK)
 
 
 @pytest.fixture
-def passfile(tmp_path):
-    """A passphrase file as a script would write it (with a final newline)."""
-    path = tmp_path / "pass"
-    path.write_bytes(PASSPHRASE + b"\n")
-    return path
-
-
-@pytest.fixture
 def data(tmp_path):
     """The data folder the commands are told about (keygen must not write into it)."""
     path = tmp_path / "data"

@@ -25,7 +25,8 @@ import pytest
 import webtest
 
 from conftest import FAST_SCRYPT, PASSPHRASE, campaign_toml
-from pledgebox import ROOT, cli, config, mirror, render, web
+from conftest import run_cli as run
+from pledgebox import ROOT, config, mirror, render, web
 
 ONION = "pledgeboxmirrortestabcdefghijklmnopqrstuvwxyz234567aaaaa.onion"  # 56 base32 characters
 PAGES = ["index.html", "en/index.html", "en/privacy/index.html", "en/mirror/index.html",
@@ -53,13 +54,6 @@ def keyfile(tmp_path, identity) -> Path:
     return path
 
 
-@pytest.fixture
-def passfile(tmp_path) -> Path:
-    path = tmp_path / "keys" / "passphrase"
-    path.parent.mkdir(exist_ok=True)
-    path.write_bytes(PASSPHRASE + b"\n")
-    return path
-
 
 @pytest.fixture
 def built(tmp_path, data, identity) -> mirror.Build:
@@ -69,13 +63,6 @@ def built(tmp_path, data, identity) -> mirror.Build:
 
 def signer_string(identity) -> str:
     return identity.signer.to_string()
-
-
-def run(capsys, *argv) -> tuple[int, str, str]:
-    """cli.main with captured output: (exit code, stdout, stderr)."""
-    code = cli.main([str(a) for a in argv])
-    out, err = capsys.readouterr()
-    return code, out, err
 
 
 class Links(HTMLParser):
@@ -329,7 +316,7 @@ def test_build_refuses_the_demo_campaign(capsys, tmp_path, keyfile, passfile):
 
 
 def test_build_refuses_a_key_that_is_not_an_organisers(capsys, tmp_path, data, identities, passfile):
-    stranger = tmp_path / "keys" / "stranger.identity"
+    stranger = tmp_path / "stranger.identity"
     identities[2].save(stranger, PASSPHRASE, scrypt_n=FAST_SCRYPT)
     out = tmp_path / "out"
     code, _, err = run(capsys, "mirror", "build", out, "--identity", stranger, "--passphrase-file", passfile,

@@ -11,9 +11,10 @@ import time
 
 import webtest
 
-from pledgebox import cli, config, sealing, web
+from pledgebox import config, sealing, web
 from pledgebox.store import read_records
 from tests.conftest import FAST_SCRYPT, PASSPHRASE, Clock, campaign_toml, pledge_through, reference_of
+from tests.conftest import run_cli as run
 
 
 class LockedClock(Clock):
@@ -26,13 +27,6 @@ class LockedClock(Clock):
     def advance(self, seconds: float) -> None:
         with self._lock:
             self.now += seconds
-
-
-def run(capsys, *argv) -> tuple[int, str, str]:
-    """cli.main with string arguments; (exit code, stdout, stderr)."""
-    code = cli.main([str(a) for a in argv])
-    out, err = capsys.readouterr()
-    return code, out, err
 
 
 def table_references(out: str) -> list[str]:

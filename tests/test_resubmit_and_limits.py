@@ -9,7 +9,7 @@ from zoneinfo import ZoneInfo
 import pytest
 import webtest
 
-from conftest import Clock, campaign_toml, pledge_through, reference_of
+from conftest import Clock, campaign_toml, reference_of
 from pledgebox import config, render, web
 from pledgebox.store import read_records
 

@@ -54,13 +54,6 @@ def keyfile(tmp_path, identity):
 
 
 @pytest.fixture
-def passfile(tmp_path):
-    path = tmp_path / "pass"
-    path.write_bytes(PASSPHRASE + b"\n")
-    return path
-
-
-@pytest.fixture
 def run(keyfile, passfile, capsys):
     """Run review through cli.main; return (exit code, stdout, stderr)."""
     def run(*args, identity=keyfile):
