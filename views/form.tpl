@@ -3,7 +3,9 @@
 %   return ' '.join(ids)
 % end
 <form method="post" action="{{url('pledge')}}" accept-charset="utf-8" id="pledge">
+% if not get('standalone'):
 <h2 id="pledge-h">{{t('form.heading')}}</h2>
+% end
 <p>{{t('form.intro')}}</p>
 <div class="field">
 <label for="amount">{{t('form.amount')}}</label>

@@ -13,4 +13,4 @@
 % if get('notice'):
 <p class="notice" role="alert">{{notice}}</p>
 % end
-% include('form.tpl')
+% include('form.tpl', standalone=True)
