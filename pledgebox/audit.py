@@ -34,8 +34,9 @@ KINDS = {
 }
 
 # Paths relative to the data folder, as glob patterns, and how each is checked.
-# Public by design (may be world-readable): organisers' settings and public keys, the signed mirror bundle.
-PUBLIC = ("campaign.toml", "campaign.example.toml", "mirror/pledgebox-mirror.tar.gz")
+# Public by design (may be world-readable): organisers' settings and public keys, the signed mirror
+# bundle, and the totals `raised` publishes (0644, so the server reads them whoever ran `raised`).
+PUBLIC = ("campaign.toml", "campaign.example.toml", "mirror/pledgebox-mirror.tar.gz", "state/published.json")
 RECORDS = (f"state/{PENDING}", f"state/{COLLECTED}", "*.sealed", "*/*.sealed")
 TEXT = ("state/published.json", "state/.lock", ".gitignore")
 SECRETS = ("state/token.key",)

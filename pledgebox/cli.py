@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import argparse
+import os
 import sys
 import textwrap
 from pathlib import Path
@@ -22,7 +23,7 @@ def cmd_serve(args) -> int:
     if cfg.demo and (args.unix_socket or not serve.is_loopback(args.host)):
         raise UsageError(f"there is no {data / 'campaign.toml'}, so this is the demo campaign, "
                          "which only serves on 127.0.0.1.",
-                         hint="configure your campaign first: copy data/campaign.example.toml to data/campaign.toml")
+                         hint=f"configure your campaign first: copy data/campaign.example.toml to {data / 'campaign.toml'}")
     app = web.build_app(cfg)  # refuses a private identity under data/
     app.site.prepare()
     serve.run(app, **serve.settings(host=args.host, port=args.port, unix_socket=args.unix_socket,
@@ -101,7 +102,8 @@ def cmd_keygen(args) -> int:
         raise sealing.IdentityExists(str(out), hint="choose another file name; keep the old file: "
                                     "it may be the only key to pledges sealed to it")
     if not out.parent.is_dir():
-        raise sealing.IdentityFileError(f"{out.parent} is not a folder")
+        raise sealing.IdentityFileError(f"the folder {out.parent} does not exist.",
+                                        hint=f"create it first: mkdir -p {out.parent}")
     if keys.inside(out, args.data):
         raise UsageError(f"{out} is inside the data folder {args.data}, which goes to the server; "
                          "the server refuses to start with a private key there.",
@@ -135,6 +137,9 @@ def cmd_collect(args) -> int:
     if not args.data.is_dir():
         # A mistyped --data would otherwise give an empty file and the false news of no pledges.
         raise UsageError(f"there is no data folder {args.data}.", hint="give the server's data folder with --data DIR")
+    if not args.out.parent.is_dir():
+        raise UsageError(f"the folder {args.out.parent} does not exist.",
+                         hint="is the USB stick mounted? the output's folder must exist")
     cfg = config.load(args.data)
     records = store.Store(cfg.state_dir)
     # Only for the message: the safety copy that --purge deletes (its records went out in earlier collects).
@@ -296,7 +301,7 @@ python app.py review *.sealed --identity anna.identity --payments kontoauszug.cs
 python app.py review *.sealed --identity new.identity --identity old.identity   # after a key rotation
 
 The payments file is a CSV export of a bank statement: a header row (rows of account details
-above it are skipped), ';' or ',' between cells, one column for the amount ('Betrag', 'Amount',
+above it are skipped), ';', ',' or tab between cells, UTF-8 or Windows-1252, one column for the amount ('Betrag', 'Amount',
 'Umsatz', 'Haben', 'Credit') as 1.234,50 or 1,234.50, and one or more for the remittance text
 ('Verwendungszweck', 'Reference', 'Description', 'Buchungstext', …). A reference is found
 anywhere in that text, in any case, with or without separators.""")
@@ -318,8 +323,9 @@ anywhere in that text, in any case, with or without separators.""")
     command("audit", cmd_audit, "scan a data folder for anything that could identify a donor "
             "(addresses, user agents, times of day, plaintext, private keys, loose permissions)", """
 python app.py audit                          # the project's data/
-python app.py audit --data /srv/pledgebox/data   # a live server's or a mirror host's folder
-Exit status 0: nothing found; 1: findings, listed as FILE:LINE:COLUMN: KIND (never the value itself).""")
+python app.py audit --data /srv/pledgebox/data   # a live server's data folder (or a full-copy host's)
+Exit status 0: nothing found; 1: findings, listed as FILE: KIND or FILE:LINE:COLUMN: KIND
+(never the value itself). A static mirror needs no audit: `mirror verify` checks every byte of it.""")
 
     mirror_help = "build or check a signed static copy of the site (see `mirror ACTION --help`)"
     sp = sub.add_parser("mirror", help=mirror_help, description=mirror_help, allow_abbrev=False,
@@ -358,3 +364,8 @@ def main(argv: list[str] | None = None) -> int:
         return exc.exit_code
     except KeyboardInterrupt:
         return 130
+    except BrokenPipeError:
+        # `review … | head` closed the pipe: stop quietly, as other terminal tools do.
+        devnull = os.open(os.devnull, os.O_WRONLY)
+        os.dup2(devnull, sys.stdout.fileno())
+        return 0

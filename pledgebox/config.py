@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import base64
+import hashlib
 import re
 import tomllib
 from dataclasses import dataclass, field
@@ -122,6 +124,7 @@ def _read(path: Path) -> dict:
 
 def parse(doc: dict, data_dir: Path, *, demo: bool = False) -> Config:
     """Check a parsed campaign.toml and build the Config; every error names its key."""
+    _refuse_placeholders(doc, "")
     camp = _table(doc, "campaign")
     cid = _text(camp, "campaign.id")
     if not _ID.match(cid):
@@ -141,12 +144,15 @@ def parse(doc: dict, data_dir: Path, *, demo: bool = False) -> Config:
     onion = str(camp.get("onion", "")).strip().lower().removeprefix("http://").rstrip("/")
     if onion and not _ONION.match(onion):
         raise ConfigError("campaign.onion must be a v3 onion address (56 characters + .onion).")
+    if onion and not onion_checksum_ok(onion):
+        raise ConfigError("campaign.onion has a typo: its checksum does not match.",
+                          hint="copy it again from the onion service's hostname file")
     clearnet = str(camp.get("clearnet", "")).strip().rstrip("/")
     if clearnet and not clearnet.startswith("https://"):
         raise ConfigError("campaign.clearnet must start with https://.")
 
     groups = tuple(_group(g, i) for i, g in enumerate(_array(doc, "groups")))
-    methods = tuple(_method(m, i) for i, m in enumerate(_array(doc, "methods")))
+    methods = tuple(_method(m, i, demo) for i, m in enumerate(_array(doc, "methods")))
     organisers = tuple(_organiser(o, i) for i, o in enumerate(doc.get("organisers", [])))
     for name, items in (("groups", groups), ("methods", methods)):
         ids = [x.id for x in items]
@@ -163,6 +169,33 @@ def parse(doc: dict, data_dir: Path, *, demo: bool = False) -> Config:
                   deadline=deadline, groups=groups, methods=methods, organisers=organisers,
                   data_dir=Path(data_dir), onion=onion, clearnet=clearnet, demo=demo,
                   limits=limits)
+
+
+def onion_checksum_ok(address: str) -> bool:
+    """Whether a v3 onion address carries a correct checksum (Tor's rend-spec-v3, "onion address")."""
+    raw = base64.b32decode(address[:56].upper())
+    pubkey, checksum, version = raw[:32], raw[32:34], raw[34:]
+    return version == b"\x03" and hashlib.sha3_256(b".onion checksum" + pubkey + version).digest()[:2] == checksum
+
+
+def iban_ok(iban: str) -> bool:
+    """The ISO 13616 check: move the first four characters to the end, letters to numbers, mod 97 is 1."""
+    if not re.fullmatch(r"[A-Z]{2}[0-9]{2}[A-Z0-9]{11,30}", iban):
+        return False
+    return int("".join(str(int(ch, 36)) for ch in iban[4:] + iban[:4])) % 97 == 1
+
+
+def _refuse_placeholders(value, where: str) -> None:
+    """The example file's "FILL IN" values must never reach donors."""
+    if isinstance(value, dict):
+        for key, item in value.items():
+            _refuse_placeholders(item, f"{where}.{key}" if where else key)
+    elif isinstance(value, list):
+        for i, item in enumerate(value):
+            _refuse_placeholders(item, f"{where}[{i}]")
+    elif isinstance(value, str) and value.strip().upper().startswith("FILL IN"):
+        raise ConfigError(f"{where} still holds the example's placeholder.",
+                          hint="fill it in, or remove the entry if you do not use it")
 
 
 def _table(doc: dict, key: str) -> dict:
@@ -216,7 +249,7 @@ def _group(doc: dict, i: int) -> Group:
     return Group(gid, _text(doc, f"{where}.name"), url)
 
 
-def _method(doc: dict, i: int) -> Method:
+def _method(doc: dict, i: int, demo: bool = False) -> Method:
     where = f"methods[{i}]"
     mid = _text(doc, f"{where}.id")
     if not _ID.match(mid):
@@ -230,6 +263,8 @@ def _method(doc: dict, i: int) -> Method:
             if not fields[key]:
                 raise ConfigError(f"{where}.{key} is needed for a SEPA transfer.")
         fields["iban"] = fields["iban"].replace(" ", "").upper()
+        if not demo and not iban_ok(fields["iban"]):
+            raise ConfigError(f"{where}.iban is not a valid IBAN (its check digits do not match).")
     elif not fields["address"]:
         raise ConfigError(f"{where}.address is needed for {kind}.")
     if kind == "crypto" and not fields["label"]:

@@ -149,7 +149,7 @@ def luhn_check(code: str) -> str:
 
 
 def make_reference(seed: bytes) -> str:
-    """A reference like 'K7M2Q-9XH4C' (9 characters from seed, then the check character)."""
+    """A reference like 'K7M2Q-9XH4V' (9 characters from seed, then the check character)."""
     value = int.from_bytes(hashlib.sha256(seed).digest()[:8], "big")
     chars = "".join(ALPHABET[(value >> (5 * i)) & 31] for i in range(REFERENCE_DATA))
     code = chars + luhn_check(chars)

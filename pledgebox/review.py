@@ -922,13 +922,15 @@ def _payments_report(result: Result, matching: Matching, out, err) -> None:
     print(f"Payments from {terminal_text(payments.path)} ({terminal_text(payments.columns)}): "
           f"{len(payments.payments)} incoming, {matched} matched to pledges.", file=out)
     if payments.outgoing:
-        print(f"  {payments.outgoing} rows with an amount of zero or less were left out (outgoing).", file=out)
+        print(f"  {count(payments.outgoing, 'row')} with an amount of zero or less "
+              f"{'was' if payments.outgoing == 1 else 'were'} left out (outgoing).", file=out)
     if payments.unreadable:
         rows = ", ".join(str(n) for n in payments.unreadable[:10]) + (" …" if len(payments.unreadable) > 10 else "")
         print(f"pledgebox: warning: {terminal_text(payments.path)}: the amount of rows {rows} could not be read, "
               "they were left out", file=err)
     if matching.unknown:
-        print(f"{len(matching.unknown)} payments ({money(matching.unknown_total)}) have no known reference:",
+        print(f"{count(len(matching.unknown), 'payment')} ({money(matching.unknown_total)}) "
+              f"{'has' if len(matching.unknown) == 1 else 'have'} no known reference:",
               file=out)
         for p in matching.unknown:
             print(f"  row {p.row:<5} {fit(terminal_text(p.day), 10):10} {money(p.amount):>12}  {p.note}  "

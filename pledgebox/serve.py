@@ -6,6 +6,8 @@ import ipaddress
 import resource
 import sys
 
+from .errors import PledgeboxError
+
 # Measured (bench/run.py, and issue notes): 16 threads hold throughput at 64 keep-alive
 # clients where waitress's default 4 collapse; 1000 connections with poll() keep slow
 # clients from locking out new visitors (the default 100 does not).
@@ -25,6 +27,13 @@ WAITRESS = {
     "log_socket_errors": False,
     "clear_untrusted_proxy_headers": True,
 }
+
+
+class CannotListen(PledgeboxError):
+    """Cannot listen on"""
+
+    hint = ("another program may use that port (try --port 8081), or the socket's folder does not exist, "
+            "or the address is not this machine's")
 
 
 def is_loopback(host: str) -> bool:
@@ -71,5 +80,14 @@ def run(app, **kw) -> None:
     # waitress logs only its own events (no access log); keep its queue warnings, nothing chattier.
     logging.getLogger("waitress").setLevel(logging.WARNING)
     where = f"unix:{kw['unix_socket']}" if "unix_socket" in kw else f"http://{kw['host']}:{kw['port']}/"
+    try:
+        server = waitress.create_server(app, **kw)  # binds now, so a busy port is an error, not a traceback
+    except OSError as exc:
+        raise CannotListen(f"{where}: {exc.strerror}.") from None
     print(f"pledgebox: serving on {where} (Ctrl+C stops)", file=sys.stderr, flush=True)
-    waitress.serve(app, **kw)
+    try:
+        server.run()
+    except KeyboardInterrupt:
+        pass
+    finally:
+        server.close()

@@ -16,6 +16,15 @@ FAST_SCRYPT = 2**10
 PASSPHRASE = b"correct horse battery staple"
 
 
+def onion_address(seed: bytes) -> str:
+    """A well-formed v3 onion address (valid checksum) for tests; no such service exists."""
+    import base64
+    import hashlib
+    pubkey = hashlib.sha256(seed).digest()
+    checksum = hashlib.sha3_256(b".onion checksum" + pubkey + b"\x03").digest()[:2]
+    return base64.b32encode(pubkey + checksum + b"\x03").decode().lower() + ".onion"
+
+
 class Clock:
     """A clock tests move by hand: `clock.advance(5)`."""
 

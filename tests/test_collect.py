@@ -113,8 +113,9 @@ def test_a_failed_collect_leaves_no_output_and_loses_nothing(data_dir, state, id
 
 def test_collect_into_a_missing_folder_is_an_error(data_dir, state, identity, tmp_path, capsys):
     Store(state).append("a", sealed(identity, 1))
-    assert collect(data_dir, tmp_path / "nowhere" / "x.sealed") == 1
-    assert "pledgebox: error:" in capsys.readouterr().err
+    assert collect(data_dir, tmp_path / "nowhere" / "x.sealed") == 2
+    err = capsys.readouterr().err
+    assert "pledgebox: error:" in err and "does not exist" in err and "mounted" in err
     assert Store(state).count() == 1
 
 

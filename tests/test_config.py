@@ -52,7 +52,35 @@ def test_example_cannot_run_unfilled(write):
     folder = write((ROOT / "data" / "campaign.example.toml").read_text(encoding="utf-8"))
     with pytest.raises(ConfigError) as err:
         config.load(folder)
-    assert "organisers[0].recipient" in err.value.message
+    assert "still holds the example's placeholder" in err.value.message
+
+
+@pytest.mark.parametrize("iban, ok", [
+    ("DE89370400440532013000", True), ("GB82WEST12345698765432", True), ("DE89370400440532013001", False),
+    ("DE00123456781234567800", False), ("FILL IN", False), ("DE89 3704", False),
+])
+def test_iban_check_digits(iban, ok):
+    assert config.iban_ok(iban) is ok
+
+
+def test_a_wrong_iban_or_a_placeholder_is_refused(write, identity):
+    text = campaign_toml([identity])
+    for bad, key in ((text.replace("DE89370400440532013000", "DE89370400440532013001"), "methods[0].iban"),
+                     (text.replace('address = "Postfach 12, 10999 Berlin"', 'address = "FILL IN: an address"'),
+                      "methods[1].address")):
+        with pytest.raises(ConfigError) as err:
+            config.load(write(bad))
+        assert key in err.value.message
+
+
+def test_onion_checksum(write, identity):
+    from conftest import onion_address
+    good = onion_address(b"x")
+    assert config.load(write(campaign_toml([identity], onion=good))).onion == good
+    typo = good[:10] + ("a" if good[10] != "a" else "b") + good[11:]
+    with pytest.raises(ConfigError) as err:
+        config.load(write(campaign_toml([identity], onion=typo)))
+    assert "checksum" in err.value.message
 
 
 def test_missing_file_is_the_demo_or_an_error(tmp_path):

@@ -220,7 +220,8 @@ def test_refuses_to_write_an_identity_into_the_data_folder(data, passfile, monke
 def test_a_missing_folder_is_an_error_before_any_work(tmp_path, data, passfile, monkeypatch, capsys):
     no_prompt(monkeypatch)
     assert keygen("--out", tmp_path / "no" / "k", "--passphrase-file", passfile, data=data) == 1
-    assert "is not a folder" in capsys.readouterr().err
+    err = capsys.readouterr().err
+    assert "does not exist" in err and "mkdir -p" in err
 
 
 def test_an_unusual_name_is_quoted_for_toml(tmp_path, data, passfile, capsys):

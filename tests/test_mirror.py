@@ -24,11 +24,11 @@ from urllib.parse import urldefrag, urljoin
 import pytest
 import webtest
 
-from conftest import FAST_SCRYPT, PASSPHRASE, campaign_toml
+from conftest import FAST_SCRYPT, PASSPHRASE, campaign_toml, onion_address
 from conftest import run_cli as run
 from pledgebox import ROOT, config, mirror, render, web
 
-ONION = "pledgeboxmirrortestabcdefghijklmnopqrstuvwxyz234567aaaaa.onion"  # 56 base32 characters
+ONION = onion_address(b"mirror test")
 PAGES = ["index.html", "en/index.html", "en/privacy/index.html", "en/mirror/index.html",
          "de/index.html", "de/privacy/index.html", "de/mirror/index.html"]
 

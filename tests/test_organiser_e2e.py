@@ -132,7 +132,7 @@ def test_from_keygen_to_the_published_amount(tmp_path, capsys):
     assert re.search(r"  1,000.50  received$", lines[by_amount["1.000,50"]])
     assert "  20.00  partly received  Солидарность!" in lines[by_amount["25"]]
     assert re.search(r"  0.00  open$", lines[by_amount["40"]])
-    assert "1 payments (15.00) have no known reference" in out
+    assert "1 payment (15.00) has no known reference" in out
     command = re.search(r"^  (python app\.py raised (\S+))$", out, re.M)
     assert command and command.group(2) == "1020.50"
 

@@ -473,7 +473,7 @@ def test_a_german_bank_statement_is_matched_by_reference(tmp_path, identity, run
     assert status[ref(3)].rstrip().endswith("5.00  partly received")
     assert status[ref(4)].rstrip().endswith("0.00  open")
     assert "7 incoming, 4 matched to pledges" in out
-    assert "1 rows with an amount of zero or less were left out" in out
+    assert "1 row with an amount of zero or less was left out" in out
     assert "3 payments (37.50) have no known reference:" in out
     assert f"a typo of {ref(4)}?" in out
     assert f"reference {unknown} is not among the pledges" in out

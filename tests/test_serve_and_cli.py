@@ -196,3 +196,37 @@ def test_any_wsgi_server_refuses_a_private_identity_in_data(cfg, identity):
     identity.save(cfg.data_dir / "oops.key", PASSPHRASE, scrypt_n=FAST_SCRYPT)
     with pytest.raises(web.PrivateKeyInData):
         web.build_app(cfg)
+
+
+def test_a_busy_port_is_a_clear_error_not_a_traceback(data_dir):
+    with socket.socket() as busy:
+        busy.bind(("127.0.0.1", 0))
+        busy.listen()
+        res = run_cli("serve", "--data", str(data_dir), "--port", str(busy.getsockname()[1]))
+    assert res.returncode == 1
+    assert "pledgebox: error: Cannot listen on http://127.0.0.1:" in res.stderr and "hint:" in res.stderr
+    assert "Traceback" not in res.stderr and "serving on" not in res.stderr
+
+
+def test_a_closed_pipe_ends_quietly(identity, tmp_path, passfile):
+    # `review … | head`: the reader goes away after a few lines; the organiser sees no traceback.
+    import json as jsonlib
+
+    from pledgebox import pledges, sealing
+    lines = []
+    for n in range(1500):  # a table far larger than a pipe's buffer
+        doc = {"reference": pledges.make_reference(b"%d" % n), "amount": "5.00", "currency": "EUR", "designation": "split",
+               "method": "cash", "pseudonym": "", "contact": "", "message": "x" * 40, "language": "en",
+               "day": "2026-11-25"}
+        record = sealing.seal(jsonlib.dumps(doc).encode(), [identity.recipient], "test-campaign")
+        lines.append(b"id%d %s\n" % (n, record))
+    (tmp_path / "all.sealed").write_bytes(b"".join(lines))
+    identity.save(tmp_path / "me.identity", PASSPHRASE, scrypt_n=FAST_SCRYPT)
+    proc = subprocess.Popen([sys.executable, str(ROOT / "app.py"), "review", str(tmp_path / "all.sealed"),
+                             "--identity", str(tmp_path / "me.identity"), "--passphrase-file", str(passfile)],
+                            stdout=subprocess.PIPE, stderr=subprocess.PIPE)
+    assert b"REFERENCE" in proc.stdout.read(100)
+    proc.stdout.close()
+    err = proc.stderr.read().decode()
+    assert proc.wait(60) == 0 and "Traceback" not in err, err
+    proc.stderr.close()

@@ -14,10 +14,10 @@ import pytest
 import webtest
 from webtest.http import StopableWSGIServer
 
-from conftest import campaign_toml
+from conftest import campaign_toml, onion_address
 from pledgebox import ROOT, config, serve, web
 
-ONION = "pledgeboxtransporttestabcdefghijklmnopqrstuvwxyz234567aa.onion"  # 56 base32 characters
+ONION = onion_address(b"transport test")
 CLEARNET = "appeal.example.org"
 HSTS = "max-age=31536000"
 
