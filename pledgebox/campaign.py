@@ -69,7 +69,8 @@ def parse_total(text: str) -> Decimal:
     except (InvalidOperation, AttributeError):
         raise BadTotal(f"{text!r}.", hint="write it like 1234.50, with a dot and no currency sign") from None
     if not amount.is_finite() or amount < 0 or amount > MAX_TOTAL or amount != amount.quantize(Decimal("0.01")):
-        raise BadTotal(f"{text!r} (it must be between 0 and {MAX_TOTAL}, with at most two decimals).")
+        raise BadTotal(f"{text!r} (it must be between 0 and {MAX_TOTAL}, with at most two decimals).",
+                       hint="write it like 1234.50, with a dot and no currency sign")
     return amount.quantize(Decimal("0.01"))
 
 
