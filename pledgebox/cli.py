@@ -25,9 +25,10 @@ def cmd_serve(args) -> int:
                          "which only serves on 127.0.0.1.",
                          hint=f"configure your campaign first: copy data/campaign.example.toml to {data / 'campaign.toml'}")
     app = web.build_app(cfg)  # refuses a private identity under data/
-    app.site.prepare()
-    serve.run(app, **serve.settings(host=args.host, port=args.port, unix_socket=args.unix_socket,
-                                    threads=args.threads, behind_https_proxy=args.behind_https_proxy))
+    app.site.prepare(workers=args.workers)
+    serve.run(app, workers=args.workers, **serve.settings(
+        host=args.host, port=args.port, unix_socket=args.unix_socket, threads=args.threads,
+        behind_https_proxy=args.behind_https_proxy))
     return 0
 
 
@@ -224,6 +225,20 @@ def _data_dir(text: str) -> Path:
     return Path(text).expanduser().resolve()
 
 
+MAX_WORKERS = 64
+
+
+def _workers(text: str) -> int:
+    """A worker count from 1 to MAX_WORKERS."""
+    try:
+        n = int(text)
+    except ValueError:
+        n = 0
+    if not 1 <= n <= MAX_WORKERS:
+        raise argparse.ArgumentTypeError(f"give a whole number from 1 to {MAX_WORKERS}, e.g. 2 on a 2-core machine")
+    return n
+
+
 def parser() -> argparse.ArgumentParser:
     """The argument parser, with usage examples for every command."""
     # allow_abbrev=False: `--passphrase x` must never be read as `--passphrase-file x`.
@@ -251,7 +266,10 @@ python app.py serve --host 127.0.0.1 --port 8081 --behind-https-proxy""")
     where.add_argument("--host", default="127.0.0.1", help="address to listen on (default 127.0.0.1)")
     where.add_argument("--unix-socket", metavar="PATH", help="listen on a UNIX socket (mode 0660) instead")
     sp.add_argument("--port", type=int, default=8080, help="port (default 8080)")
-    sp.add_argument("--threads", type=int, default=0, help=f"worker threads (default {serve.WAITRESS['threads']})")
+    sp.add_argument("--workers", type=_workers, default=1, metavar="N",
+                    help="processes sharing the listening socket, e.g. one per core (default 1)")
+    sp.add_argument("--threads", type=int, default=0,
+                    help=f"threads per process (default {serve.WAITRESS['threads']})")
     sp.add_argument("--behind-https-proxy", action="store_true",
                     help="trust X-Forwarded-Proto from a reverse proxy on 127.0.0.1 (for HSTS and Onion-Location)")
 

@@ -3,7 +3,11 @@
 from __future__ import annotations
 
 import ipaddress
+import mmap
+import os
 import resource
+import socket
+import stat
 import sys
 
 from .errors import PledgeboxError
@@ -70,16 +74,25 @@ def settings(*, host: str = "", port: int = 0, unix_socket: str = "", threads: i
     return kw
 
 
-def run(app, **kw) -> None:
+def run(app, *, workers: int = 1, **kw) -> None:
     """Serve until interrupted; print only where it listens, never anything about clients."""
     import logging
-
-    import waitress
 
     raise_fd_limit()
     # waitress logs only its own events (no access log); keep its queue warnings, nothing chattier.
     logging.getLogger("waitress").setLevel(logging.WARNING)
     where = f"unix:{kw['unix_socket']}" if "unix_socket" in kw else f"http://{kw['host']}:{kw['port']}/"
+    if workers > 1:
+        try:
+            sock = listen(kw)
+        except OSError as exc:
+            raise CannotListen(f"{where}: {exc.strerror}.") from None
+        print(f"pledgebox: serving on {where} with {workers} worker processes (Ctrl+C stops)",
+              file=sys.stderr, flush=True)
+        supervise(app, sock, {k: v for k, v in kw.items() if k not in _WHERE}, workers)
+        return
+    import waitress
+
     try:
         server = waitress.create_server(app, **kw)  # binds now, so a busy port is an error, not a traceback
     except OSError as exc:
@@ -91,3 +104,158 @@ def run(app, **kw) -> None:
         pass
     finally:
         server.close()
+
+
+# -- several worker processes on one listening socket -------------------------------------------
+
+_WHERE = ("host", "port", "unix_socket", "unix_socket_perms")
+RESPAWN_PAUSE = 1.0  # seconds before replacing a worker that died young, so a crash loop stays slow
+
+
+def listen(kw: dict) -> socket.socket:
+    """Bind and listen where waitress would, before forking, so every worker accepts on one socket."""
+    if "unix_socket" in kw:
+        path = kw["unix_socket"]
+        try:
+            if stat.S_ISSOCK(os.stat(path).st_mode):
+                os.remove(path)  # a socket left by an earlier run, as waitress does
+        except FileNotFoundError:
+            pass
+        sock = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+        try:
+            sock.bind(path)
+            os.chmod(path, int(kw["unix_socket_perms"], 8))
+        except OSError:
+            sock.close()
+            raise
+    else:
+        family, kind, proto, _, address = socket.getaddrinfo(
+            kw["host"], kw["port"], socket.AF_UNSPEC, socket.SOCK_STREAM, 0, socket.AI_PASSIVE)[0]
+        sock = socket.socket(family, kind, proto)
+        try:
+            sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+            if family == socket.AF_INET6:
+                sock.setsockopt(socket.IPPROTO_IPV6, socket.IPV6_V6ONLY, 1)
+            sock.bind(address)
+        except OSError:
+            sock.close()
+            raise
+    sock.listen(kw["backlog"])
+    return sock
+
+
+class Balance:
+    """Each worker's count of open connections, in memory shared by the workers.
+
+    A keep-alive connection stays with the worker that accepted it, and whichever worker
+    wakes first accepts, so 8 visitors could land 7 on one worker and 1 on the other.
+    Only the workers holding the fewest connections accept, which keeps them even.
+    """
+
+    IDLE = 0
+    GONE = 2**31 - 1  # a dead worker's slot, until its replacement counts for itself
+
+    def __init__(self, workers: int):
+        self._counts = memoryview(mmap.mmap(-1, 4 * workers)).cast("i")  # shared with forked workers
+        for slot in range(workers):
+            self._counts[slot] = self.GONE
+
+    def set(self, slot: int, count: int) -> None:
+        """Publish one worker's count (each slot has one writer, so no lock)."""
+        self._counts[slot] = count
+
+    def may_accept(self, slot: int, count: int) -> bool:
+        """Publish this worker's count; True if no worker holds fewer connections."""
+        self._counts[slot] = count
+        return count <= min(self._counts)
+
+    def attach(self, server, slot: int) -> None:
+        """Make a waitress server accept only while its worker holds the fewest connections."""
+        readable = server.readable  # waitress asks this before every poll: accept or not
+
+        def balanced_readable() -> bool:
+            return readable() and self.may_accept(slot, len(server.active_channels))
+
+        server.readable = balanced_readable
+
+
+def supervise(app, sock: socket.socket, kw: dict, workers: int) -> None:
+    """Fork `workers` processes serving on sock; replace any that dies; stop them all on a signal.
+
+    Forking after the app is built shares its pages and keys; the store, tokens and rate
+    limit are already safe across processes. Each worker has its own threads and GIL, so the
+    sealing and the receipt's QR code use every core.
+    """
+    import signal
+    import time
+
+    # Workers hold the read end; it reads end-of-file when this process is gone, even by kill -9.
+    alive_r, alive_w = os.pipe()
+    balance = Balance(workers)
+    children: dict[int, tuple[int, float]] = {}  # pid -> (slot, started)
+    stopping = False
+
+    def spawn(slot: int) -> None:
+        pid = os.fork()
+        if pid == 0:
+            code = 1
+            try:
+                os.close(alive_w)
+                signal.signal(signal.SIGTERM, signal.SIG_DFL)
+                signal.signal(signal.SIGINT, signal.default_int_handler)
+                signal.signal(signal.SIGHUP, signal.SIG_DFL)
+                _serve_worker(app, sock, kw, alive_r, balance, slot)
+                code = 0
+            finally:
+                os._exit(code)
+        children[pid] = (slot, time.monotonic())
+
+    def stop(_signum, _frame) -> None:
+        nonlocal stopping
+        stopping = True
+        for pid in list(children):
+            try:
+                os.kill(pid, signal.SIGTERM)
+            except ProcessLookupError:
+                pass
+
+    for slot in range(workers):
+        spawn(slot)
+    for signum in (signal.SIGTERM, signal.SIGINT, signal.SIGHUP):
+        signal.signal(signum, stop)
+    while children:
+        try:
+            pid, _status = os.wait()
+        except ChildProcessError:
+            break
+        if pid not in children:
+            continue
+        slot, started = children.pop(pid)
+        balance.set(slot, Balance.GONE)
+        if not stopping:
+            if time.monotonic() - started < RESPAWN_PAUSE:
+                time.sleep(RESPAWN_PAUSE)
+            if not stopping:
+                spawn(slot)
+    sock.close()
+
+
+def _serve_worker(app, sock: socket.socket, kw: dict, alive_fd: int, balance: Balance, slot: int) -> None:
+    """One worker: waitress on the shared socket until told to stop or the supervisor is gone."""
+    import threading
+
+    import waitress
+
+    def watch_supervisor() -> None:
+        while os.read(alive_fd, 1):
+            pass
+        os._exit(0)
+
+    threading.Thread(target=watch_supervisor, daemon=True).start()
+    server = waitress.create_server(app, sockets=[sock], **kw)
+    balance.attach(server, slot)
+    balance.set(slot, Balance.IDLE)
+    try:
+        server.run()
+    except KeyboardInterrupt:
+        pass

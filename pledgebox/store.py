@@ -24,6 +24,7 @@ __all__ = [
     "Record",
     "RecordsUnreadable",
     "Store",
+    "StoreFull",
     "StoreWriteError",
     "read_problems",
     "read_records",
@@ -52,6 +53,10 @@ class StoreWriteError(PledgeboxError):
     """The sealed records could not be written:"""
 
     hint = "check that the data folder is writable and the disk is not full"
+
+
+class StoreFull(Exception):
+    """The uncollected records reached their cap; nothing was written."""
 
 
 class RecordsUnreadable(PledgeboxError):
@@ -221,8 +226,12 @@ class Store:
             self._offset += end
         return st.st_size
 
-    def append(self, record_id: str, record: bytes) -> bool:
-        """Store one sealed record durably; False (and nothing written) if its id is known."""
+    def append(self, record_id: str, record: bytes, cap: tuple[float, float] | None = None) -> bool:
+        """Store one sealed record durably; False (and nothing written) if its id is known.
+
+        cap: (records, bytes) of uncollected records at which a new record raises StoreFull
+        instead; checked under the lock, so it needs no separate look at the store.
+        """
         raw_id = record_id.encode("ascii") if record_id.isascii() else b""
         if not _ID.fullmatch(raw_id):
             raise ValueError("record_id must be 1 to 256 printable ASCII characters without spaces")
@@ -233,7 +242,7 @@ class Store:
             if record_id in self._seen:
                 return False
             try:
-                stored = self._append_locked(record_id, line)
+                stored = self._append_locked(record_id, line, cap)
             except OSError as exc:
                 raise StoreWriteError(f"{exc.filename or self.pending}: {exc.strerror}") from None
             if stored:
@@ -242,7 +251,7 @@ class Store:
                 self._count += 1
             return stored
 
-    def _append_locked(self, record_id: str, line: bytes) -> bool:
+    def _append_locked(self, record_id: str, line: bytes, cap: tuple[float, float] | None) -> bool:
         """The part of append that holds the lock file."""
         lock_fd = self._locked(fcntl.LOCK_EX, create=True)
         try:
@@ -257,6 +266,8 @@ class Store:
                 size = self._catch_up(fd, lock_fd)
                 if record_id in self._seen:
                     return False
+                if cap is not None and (self._count >= cap[0] or self._offset >= cap[1]):
+                    raise StoreFull()
                 try:
                     # Bytes after the last LF are a record torn by a crash, never acknowledged.
                     if size > self._offset:

@@ -15,7 +15,7 @@ from .mirror import ARCHIVE, BUNDLE_URL, published_bundle
 from .errors import PledgeboxError
 from .ratelimit import RateLimit
 from .render import SECURITY_HEADERS, Page, Templates, accepts_gzip, display_url, transport_headers
-from .store import Store, StoreWriteError
+from .store import Store, StoreFull, StoreWriteError
 
 TOTALS_CHECK_INTERVAL = 1.0  # seconds between looks at the published totals file
 RETRY_AFTER = "60"
@@ -152,26 +152,34 @@ class Site:
                                                   self.config.limits.token_max_age)
         return self._tokens
 
-    def prepare(self) -> None:
-        """Make the runtime files before serving, so none of their times records the first pledge."""
-        pledges.load_secret(self.secret_path)
-        self.store.prepare()
+    def prepare(self, workers: int = 1) -> None:
+        """Make the runtime files before serving, so none of their times records the first pledge.
 
-    def full(self) -> bool:
-        """Whether the uncollected store reached its cap, in records or in bytes."""
-        records, size = self.store.usage()
-        limits = self.config.limits
-        return records >= limits.max_pending or size >= limits.max_pending_mb * 1024 * 1024
+        With several worker processes, also load and render here what they would each make
+        again, and make the confirm rate limit one limit for all of them.
+        """
+        _ = self.tokens  # loads (or makes) the token key
+        self.store.prepare()
+        if workers > 1:
+            self.limit = RateLimit(self.config.limits.confirms_per_minute, shared=True)
+            for page in STATIC_PATHS.values():
+                self.page(*page)
 
     def seal_and_store(self, pledge: pledges.Pledge, nonce: bytes, issued: int) -> str:
-        """Seal the pledge to every organiser key and append it durably; return its reference."""
+        """Seal the pledge to every organiser key and append it durably; return its reference.
+
+        Raises StoreFull when the uncollected records reached their cap (a known token still
+        gets its reference: the store finds it before it looks at the cap).
+        """
         reference = self.tokens.reference(nonce)
         # The day the check page was made: a token resubmitted after midnight seals the same bytes.
         day = campaign.today(self.config.tz, datetime.fromtimestamp(issued, self.config.tz))
         plaintext = pledge.plaintext(reference, self.config.currency, day)
         record = sealing.seal(plaintext, self.recipients, self.config.campaign_id)
         del plaintext  # the plaintext lives only in memory, only this long
-        self.store.append(self.tokens.record_id(nonce), record)
+        limits = self.config.limits
+        self.store.append(self.tokens.record_id(nonce), record,
+                          cap=(limits.max_pending, limits.max_pending_mb * 1024 * 1024))
         return reference
 
 
@@ -362,13 +370,13 @@ def build_app(config, *, clock=time.time, bundle_url: str = "") -> App:
 
         try:
             # A resubmitted token (a lost answer over Tor, a double click) gets its receipt again,
-            # whatever the limits say now.
-            if not site.store.known(site.tokens.record_id(nonce)):
-                if site.full():
-                    return refused(503, "full", "3600")
-                if not site.limit.allow():
-                    return refused(429, "busy", RETRY_AFTER)
+            # whatever the limits say now. The store is asked only when the rate limit says no:
+            # the usual confirm takes the store's lock once, to append.
+            if not site.limit.allow() and not site.store.known(site.tokens.record_id(nonce)):
+                return refused(429, "busy", RETRY_AFTER)
             reference = site.seal_and_store(pledge, nonce, issued)
+        except StoreFull:
+            return refused(503, "full", "3600")
         except (OSError, StoreWriteError):
             # Disk full or unwritable: no receipt for a pledge that is not on disk.
             return refused(503, "store_failed", RETRY_AFTER)

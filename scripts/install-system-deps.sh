@@ -19,6 +19,8 @@
 #   systemd
 #        - `systemd-analyze verify` checks deploy/pledgebox.service
 #          (tests/test_transport_headers.py; tor checks deploy/torrc there too).
+#   wrk  - the load generator of `python bench/run.py` (the benchmarks, not
+#          the tests): written in C, it leaves the cores to the server.
 #
 # The system-wide tor service that the Debian package ships is never wanted
 # here (it would try to reach the public Tor network); it is kept from
@@ -38,6 +40,7 @@ PACKAGES=(
   "nodejs:node"
   "npm:npm"
   "systemd:systemd-analyze"
+  "wrk:wrk"
 )
 
 SUDO=""
