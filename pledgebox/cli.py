@@ -27,7 +27,7 @@ def cmd_serve(args) -> int:
     app = web.build_app(cfg)  # refuses a private identity under data/
     app.site.prepare(workers=args.workers)
     serve.run(app, workers=args.workers, **serve.settings(
-        host=args.host, port=args.port, unix_socket=args.unix_socket, threads=args.threads,
+        host=args.host, port=args.port, unix_socket=args.unix_socket, threads=args.threads, workers=args.workers,
         behind_https_proxy=args.behind_https_proxy))
     return 0
 
@@ -269,7 +269,8 @@ python app.py serve --host 127.0.0.1 --port 8081 --behind-https-proxy""")
     sp.add_argument("--workers", type=_workers, default=1, metavar="N",
                     help="processes sharing the listening socket, e.g. one per core (default 1)")
     sp.add_argument("--threads", type=int, default=0,
-                    help=f"threads per process (default {serve.WAITRESS['threads']})")
+                    help=f"threads per process (default {serve.WAITRESS['threads']}, "
+                         f"or {serve.WORKER_THREADS} per worker with --workers)")
     sp.add_argument("--behind-https-proxy", action="store_true",
                     help="trust X-Forwarded-Proto from a reverse proxy on 127.0.0.1 (for HSTS and Onion-Location)")
 

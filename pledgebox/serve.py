@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import gc
 import ipaddress
 import mmap
 import os
@@ -58,12 +59,20 @@ def raise_fd_limit() -> None:
         resource.setrlimit(resource.RLIMIT_NOFILE, (wanted, hard))
 
 
-def settings(*, host: str = "", port: int = 0, unix_socket: str = "", threads: int = 0,
+# Per worker of `serve --workers N`: the work is mostly CPU (sealing, the QR code), and more
+# threads than this only queue for the worker's GIL (bench/run.py: 64 clients ran 15-30 %
+# faster with 4 threads per worker than with 16).
+WORKER_THREADS = 4
+
+
+def settings(*, host: str = "", port: int = 0, unix_socket: str = "", threads: int = 0, workers: int = 1,
              behind_https_proxy: bool = False) -> dict:
-    """waitress keyword arguments for one listener."""
+    """waitress keyword arguments for one listener (for each worker, when there are several)."""
     kw = dict(WAITRESS)
     if threads:
         kw["threads"] = threads
+    elif workers > 1:
+        kw["threads"] = WORKER_THREADS
     if unix_socket:
         kw.update(unix_socket=unix_socket, unix_socket_perms="660")  # shared with tor's group
     else:
@@ -78,10 +87,18 @@ def run(app, *, workers: int = 1, **kw) -> None:
     """Serve until interrupted; print only where it listens, never anything about clients."""
     import logging
 
+    import waitress
+
     raise_fd_limit()
-    # waitress logs only its own events (no access log); keep its queue warnings, nothing chattier.
+    # waitress logs only its own events (no access log), and only warnings are kept. Not even its
+    # "Task queue depth" warnings: one comes whenever every thread is busy, and the journal's time
+    # stamp on each would record when visitors came.
     logging.getLogger("waitress").setLevel(logging.WARNING)
+    logging.getLogger("waitress.queue").setLevel(logging.CRITICAL)
     where = f"unix:{kw['unix_socket']}" if "unix_socket" in kw else f"http://{kw['host']}:{kw['port']}/"
+    # Everything made so far (the app, its pages, keys, libraries) lives as long as the process:
+    # keep it out of the garbage collector's full scans (and, after a fork, out of its writes).
+    gc.freeze()
     if workers > 1:
         try:
             sock = listen(kw)
@@ -91,8 +108,6 @@ def run(app, *, workers: int = 1, **kw) -> None:
               file=sys.stderr, flush=True)
         supervise(app, sock, {k: v for k, v in kw.items() if k not in _WHERE}, workers)
         return
-    import waitress
-
     try:
         server = waitress.create_server(app, **kw)  # binds now, so a busy port is an error, not a traceback
     except OSError as exc:
@@ -148,35 +163,70 @@ class Balance:
     """Each worker's count of open connections, in memory shared by the workers.
 
     A keep-alive connection stays with the worker that accepted it, and whichever worker
-    wakes first accepts, so 8 visitors could land 7 on one worker and 1 on the other.
-    Only the workers holding the fewest connections accept, which keeps them even.
+    wakes first accepts, so 8 visitors could land 7 on one worker and 1 on the other. Only
+    the workers holding the fewest connections accept; one that falls behind while it is
+    asleep (not listening) is woken through its pipe, so someone always accepts.
     """
 
-    IDLE = 0
     GONE = 2**31 - 1  # a dead worker's slot, until its replacement counts for itself
 
     def __init__(self, workers: int):
-        self._counts = memoryview(mmap.mmap(-1, 4 * workers)).cast("i")  # shared with forked workers
+        self.workers = workers
+        # counts[0:workers], then listening[0:workers]: shared with the forked workers.
+        self._shared = memoryview(mmap.mmap(-1, 8 * workers)).cast("i")
         for slot in range(workers):
-            self._counts[slot] = self.GONE
+            self._shared[slot] = self.GONE
+        self._wake = [os.pipe() for _ in range(workers)]
+        for fds in self._wake:
+            for fd in fds:
+                os.set_blocking(fd, False)
 
     def set(self, slot: int, count: int) -> None:
         """Publish one worker's count (each slot has one writer, so no lock)."""
-        self._counts[slot] = count
+        self._shared[slot] = count
+        self._shared[self.workers + slot] = 0
 
     def may_accept(self, slot: int, count: int) -> bool:
         """Publish this worker's count; True if no worker holds fewer connections."""
-        self._counts[slot] = count
-        return count <= min(self._counts)
+        shared, n = self._shared, self.workers
+        shared[slot] = count
+        fewest = min(shared[:n])
+        accept = count <= fewest
+        shared[n + slot] = int(accept)
+        if not accept:
+            # Whoever holds the fewest must be listening: wake any that went to sleep not listening.
+            for other in range(n):
+                if shared[other] == fewest and not shared[n + other]:
+                    try:
+                        os.write(self._wake[other][1], b"\0")
+                    except BlockingIOError:
+                        pass  # its pipe is full of wake-ups already
+        return accept
 
-    def attach(self, server, slot: int) -> None:
+    def attach(self, server, slot: int, socket_map: dict) -> None:
         """Make a waitress server accept only while its worker holds the fewest connections."""
+        from waitress import wasyncore
+
         readable = server.readable  # waitress asks this before every poll: accept or not
 
         def balanced_readable() -> bool:
             return readable() and self.may_accept(slot, len(server.active_channels))
 
         server.readable = balanced_readable
+
+        class Wake(wasyncore.file_dispatcher):
+            """This worker's end of its wake pipe: reading it is enough to look again."""
+
+            def writable(self):
+                return False
+
+            def handle_read(self):
+                try:
+                    os.read(self._fileno, 4096)
+                except BlockingIOError:
+                    pass
+
+        Wake(os.dup(self._wake[slot][0]), map=socket_map)
 
 
 def supervise(app, sock: socket.socket, kw: dict, workers: int) -> None:
@@ -252,9 +302,12 @@ def _serve_worker(app, sock: socket.socket, kw: dict, alive_fd: int, balance: Ba
         os._exit(0)
 
     threading.Thread(target=watch_supervisor, daemon=True).start()
-    server = waitress.create_server(app, sockets=[sock], **kw)
-    balance.attach(server, slot)
-    balance.set(slot, Balance.IDLE)
+    socket_map: dict = {}
+    # Should a wake-up (Balance) ever cross with a change of counts, the worker still looks
+    # again within waitress's poll time-out (1 s, whole seconds only: 0 would spin).
+    server = waitress.create_server(app, map=socket_map, sockets=[sock], **kw)
+    balance.set(slot, 0)
+    balance.attach(server, slot, socket_map)
     try:
         server.run()
     except KeyboardInterrupt:

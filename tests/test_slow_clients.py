@@ -85,10 +85,12 @@ def timed(func, *args):
 
 
 @pytest.mark.slow
-def test_500_trickling_connections_do_not_delay_new_visitors(tmp_path, identity):
+@pytest.mark.parametrize("workers", [1, 2])
+def test_500_trickling_connections_do_not_delay_new_visitors(tmp_path, identity, workers):
     raise_fd_limit(4096)
     data = write_campaign(tmp_path / "data", campaign_toml([identity]) + LIMITS_FOR_LOAD)
-    with Server(data, log_dir=tmp_path) as server, Tricklers(server.host, TRICKLERS) as slow:
+    with (Server(data, log_dir=tmp_path, args=("--workers", str(workers))) as server,
+          Tricklers(server.host, TRICKLERS) as slow):
         time.sleep(1.0)  # let every trickler be accepted and start dribbling
         waits = []
         for round_ in range(10):

@@ -80,6 +80,10 @@ def test_two_workers_lose_nothing_under_load(tmp_path, identity, load_data):
         assert len(workers_of(server.pid)) == 2
         acknowledged = run_clients([server], 2000)
         assert server.proc.poll() is None and len(workers_of(server.pid)) == 2, "a worker died under load"
+    # 32 clients keep every thread busy: still nothing printed but where it listened (not even
+    # waitress's "Task queue depth" warnings, whose time stamps would say when visitors came).
+    assert server.output().decode().strip().splitlines() == [
+        f"pledgebox: serving on http://127.0.0.1:{server.port}/ with 2 worker processes (Ctrl+C stops)"]
     assert len(acknowledged) == 2000
     assert_all_found(load_data, identity, tmp_path / "collected.sealed", acknowledged)
 
@@ -211,6 +215,12 @@ def test_a_rate_limit_refills_with_time():
     assert sum(limit.allow() for _ in range(10)) == 2
 
 
+def test_workers_get_fewer_threads_each_unless_told():
+    assert serve.settings(host="127.0.0.1", port=1)["threads"] == serve.WAITRESS["threads"]
+    assert serve.settings(host="127.0.0.1", port=1, workers=2)["threads"] == serve.WORKER_THREADS
+    assert serve.settings(host="127.0.0.1", port=1, workers=2, threads=9)["threads"] == 9
+
+
 def test_only_the_workers_with_fewest_connections_accept():
     balance = serve.Balance(3)
     # A slot with no worker yet never holds the others back.
@@ -220,3 +230,18 @@ def test_only_the_workers_with_fewest_connections_accept():
     assert balance.may_accept(1, 4) and balance.may_accept(2, 4) and not balance.may_accept(0, 5)
     balance.set(1, serve.Balance.GONE)  # its worker died: the others go on
     assert balance.may_accept(2, 4) and not balance.may_accept(0, 5)
+
+
+def test_a_worker_that_falls_behind_asleep_is_woken():
+    balance = serve.Balance(2)
+    wake_of_1 = balance._wake[1][0]
+    balance.set(1, 2)  # worker 1 holds 2 and last looked when it was ahead: not listening
+    assert balance.may_accept(0, 2)  # equal: worker 0 accepts, nobody needs waking
+    with pytest.raises(BlockingIOError):
+        os.read(wake_of_1, 16)
+    assert not balance.may_accept(0, 3)  # worker 0 is ahead now and stops: worker 1 must listen
+    assert os.read(wake_of_1, 16) == b"\0"
+    assert balance.may_accept(1, 2)  # woken, it looks again and listens
+    assert not balance.may_accept(0, 3)
+    with pytest.raises(BlockingIOError):
+        os.read(wake_of_1, 16)  # listening already: no second wake-up
