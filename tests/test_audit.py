@@ -55,7 +55,9 @@ def forbidden(count: int) -> list[bytes]:
         for marker in markers(i):
             out += [marker.encode(), marker.encode("utf-16-le"), marker.upper().encode()]
         out += [f"203.0.113.{i + 1}".encode(), f"198.51.100.{i + 1}".encode(), f"192.0.2.{i + 101}".encode()]
-    out += [b"2001:db8", b"Firefox", b"AppleWebKit", b"curl/", b"Lynx", b"\xd0\x81\xd0\xb6\xd0\xb8\xd0\xba",
+    # Each needle is long, or holds a character that base64url never uses: the sealed records are
+    # base64url, and a short needle like b"Lynx" turns up in them by chance (once in about 30 runs).
+    out += [b"2001:db8", b"Firefox", b"AppleWebKit", b"curl/", b"Lynx/", b"\xd0\x81\xd0\xb6\xd0\xb8\xd0\xba",
             quote("Ёжик").encode(), "Солидарность".encode()]
     return out
 
