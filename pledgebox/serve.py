@@ -34,6 +34,12 @@ WAITRESS = {
 }
 
 
+class WorkersFailing(PledgeboxError):
+    """The worker processes keep exiting, so serving stopped:"""
+
+    hint = "start it with --workers 1 to see the error, and check the data folder and the port"
+
+
 class CannotListen(PledgeboxError):
     """Cannot listen on"""
 
@@ -125,6 +131,9 @@ def run(app, *, workers: int = 1, **kw) -> None:
 
 _WHERE = ("host", "port", "unix_socket", "unix_socket_perms")
 RESPAWN_PAUSE = 1.0  # seconds before replacing a worker that died young, so a crash loop stays slow
+# This many workers dead within CRASH_WINDOW seconds: something is wrong that a restart won't fix.
+GIVE_UP_AFTER = 5
+CRASH_WINDOW = 30.0
 
 
 def listen(kw: dict) -> socket.socket:
@@ -245,20 +254,29 @@ def supervise(app, sock: socket.socket, kw: dict, workers: int) -> None:
     children: dict[int, tuple[int, float]] = {}  # pid -> (slot, started)
     stopping = False
 
+    signals = {signal.SIGTERM, signal.SIGINT, signal.SIGHUP}
+
     def spawn(slot: int) -> None:
-        pid = os.fork()
-        if pid == 0:
-            code = 1
-            try:
-                os.close(alive_w)
-                signal.signal(signal.SIGTERM, signal.SIG_DFL)
-                signal.signal(signal.SIGINT, signal.default_int_handler)
-                signal.signal(signal.SIGHUP, signal.SIG_DFL)
-                _serve_worker(app, sock, kw, alive_r, balance, slot)
-                code = 0
-            finally:
-                os._exit(code)
-        children[pid] = (slot, time.monotonic())
+        # Signals wait while forking: the new worker must not run this process's handler,
+        # and this process must know the new worker before it handles a stop.
+        signal.pthread_sigmask(signal.SIG_BLOCK, signals)
+        try:
+            pid = os.fork()
+            if pid == 0:
+                code = 1
+                try:
+                    os.close(alive_w)
+                    signal.signal(signal.SIGTERM, signal.SIG_DFL)
+                    signal.signal(signal.SIGINT, signal.default_int_handler)
+                    signal.signal(signal.SIGHUP, signal.SIG_DFL)
+                    signal.pthread_sigmask(signal.SIG_UNBLOCK, signals)
+                    _serve_worker(app, sock, kw, alive_r, balance, slot)
+                    code = 0
+                finally:
+                    os._exit(code)
+            children[pid] = (slot, time.monotonic())
+        finally:
+            signal.pthread_sigmask(signal.SIG_UNBLOCK, signals)
 
     def stop(_signum, _frame) -> None:
         nonlocal stopping
@@ -271,8 +289,9 @@ def supervise(app, sock: socket.socket, kw: dict, workers: int) -> None:
 
     for slot in range(workers):
         spawn(slot)
-    for signum in (signal.SIGTERM, signal.SIGINT, signal.SIGHUP):
+    for signum in signals:
         signal.signal(signum, stop)
+    deaths: list[float] = []
     while children:
         try:
             pid, _status = os.wait()
@@ -282,12 +301,20 @@ def supervise(app, sock: socket.socket, kw: dict, workers: int) -> None:
             continue
         slot, started = children.pop(pid)
         balance.set(slot, Balance.GONE)
+        if stopping:
+            continue
+        now = time.monotonic()
+        deaths = [t for t in deaths if now - t < CRASH_WINDOW] + [now]
+        if len(deaths) >= GIVE_UP_AFTER:
+            stop(None, None)
+            continue
+        if now - started < RESPAWN_PAUSE:
+            time.sleep(RESPAWN_PAUSE)
         if not stopping:
-            if time.monotonic() - started < RESPAWN_PAUSE:
-                time.sleep(RESPAWN_PAUSE)
-            if not stopping:
-                spawn(slot)
+            spawn(slot)
     sock.close()
+    if len(deaths) >= GIVE_UP_AFTER:
+        raise WorkersFailing(f"{len(deaths)} exited within {CRASH_WINDOW:g} s.")
 
 
 def _serve_worker(app, sock: socket.socket, kw: dict, alive_fd: int, balance: Balance, slot: int) -> None:

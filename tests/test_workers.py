@@ -245,3 +245,21 @@ def test_a_worker_that_falls_behind_asleep_is_woken():
     assert not balance.may_accept(0, 3)
     with pytest.raises(BlockingIOError):
         os.read(wake_of_1, 16)  # listening already: no second wake-up
+
+
+def test_workers_that_keep_failing_stop_the_supervisor_with_a_clear_error():
+    # waitress refuses app=None: every worker exits at once, as with a broken install.
+    script = ("import socket, sys\n"
+              "from pledgebox import serve\n"
+              "from pledgebox.errors import PledgeboxError\n"
+              "sock = socket.create_server(('127.0.0.1', 0))\n"
+              "try:\n"
+              "    serve.supervise(None, sock, {}, 2)\n"
+              "except PledgeboxError as exc:\n"
+              "    print(exc.message, exc.hint, sep='\\n')\n"
+              "    sys.exit(1)\n")
+    started = time.monotonic()
+    done = subprocess.run([sys.executable, "-c", script], cwd=ROOT, capture_output=True, text=True, timeout=60)
+    assert done.returncode == 1, done.stderr
+    assert "worker processes keep exiting" in done.stdout and "--workers 1" in done.stdout
+    assert time.monotonic() - started < 30
