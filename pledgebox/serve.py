@@ -107,12 +107,12 @@ def run(app, *, workers: int = 1, **kw) -> None:
     gc.freeze()
     if workers > 1:
         try:
-            sock = listen(kw)
+            socks = listen(kw)
         except OSError as exc:
             raise CannotListen(f"{where}: {exc.strerror}.") from None
         print(f"pledgebox: serving on {where} with {workers} worker processes (Ctrl+C stops)",
               file=sys.stderr, flush=True)
-        supervise(app, sock, {k: v for k, v in kw.items() if k not in _WHERE}, workers)
+        supervise(app, socks, {k: v for k, v in kw.items() if k not in _WHERE}, workers)
         return
     try:
         server = waitress.create_server(app, **kw)  # binds now, so a busy port is an error, not a traceback
@@ -136,8 +136,12 @@ GIVE_UP_AFTER = 5
 CRASH_WINDOW = 30.0
 
 
-def listen(kw: dict) -> socket.socket:
-    """Bind and listen where waitress would, before forking, so every worker accepts on one socket."""
+def listen(kw: dict) -> list[socket.socket]:
+    """Bind and listen where waitress would, before forking, so every worker accepts on the same sockets.
+
+    Like waitress: every address the host name gives ("localhost" may give 127.0.0.1 and ::1),
+    "*" for all of them, "[::1]" for an IPv6 address.
+    """
     if "unix_socket" in kw:
         path = kw["unix_socket"]
         try:
@@ -149,23 +153,34 @@ def listen(kw: dict) -> socket.socket:
         try:
             sock.bind(path)
             os.chmod(path, int(kw["unix_socket_perms"], 8))
+            sock.listen(kw["backlog"])
         except OSError:
             sock.close()
             raise
-    else:
-        family, kind, proto, _, address = socket.getaddrinfo(
-            kw["host"], kw["port"], socket.AF_UNSPEC, socket.SOCK_STREAM, 0, socket.AI_PASSIVE)[0]
-        sock = socket.socket(family, kind, proto)
-        try:
+        return [sock]
+    host = kw["host"].removeprefix("[").removesuffix("]")
+    found = socket.getaddrinfo(None if host == "*" else host, kw["port"], socket.AF_UNSPEC,
+                               socket.SOCK_STREAM, socket.IPPROTO_TCP, socket.AI_PASSIVE)
+    socks: list[socket.socket] = []
+    seen = set()
+    try:
+        for family, kind, proto, _, address in found:
+            key = (address[0].split("%", 1)[0], address[1])
+            if key in seen:
+                continue  # getaddrinfo may repeat itself
+            seen.add(key)
+            sock = socket.socket(family, kind, proto)
+            socks.append(sock)
             sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
             if family == socket.AF_INET6:
                 sock.setsockopt(socket.IPPROTO_IPV6, socket.IPV6_V6ONLY, 1)
             sock.bind(address)
-        except OSError:
+            sock.listen(kw["backlog"])
+    except OSError:
+        for sock in socks:
             sock.close()
-            raise
-    sock.listen(kw["backlog"])
-    return sock
+        raise
+    return socks
 
 
 class Balance:
@@ -199,29 +214,38 @@ class Balance:
         """Publish this worker's count; True if no worker holds fewer connections."""
         shared, n = self._shared, self.workers
         shared[slot] = count
+        # "Not listening" goes out before the counts are read: of two workers deciding at once,
+        # at least one then sees the other's fresh count or flag, and wakes it if it must.
+        shared[n + slot] = 0
         fewest = min(shared[:n])
-        accept = count <= fewest
-        shared[n + slot] = int(accept)
-        if not accept:
-            # Whoever holds the fewest must be listening: wake any that went to sleep not listening.
-            for other in range(n):
-                if shared[other] == fewest and not shared[n + other]:
-                    try:
-                        os.write(self._wake[other][1], b"\0")
-                    except BlockingIOError:
-                        pass  # its pipe is full of wake-ups already
-        return accept
+        if count <= fewest:
+            shared[n + slot] = 1
+            return True
+        # Whoever holds the fewest must be listening: wake any that went to sleep not listening.
+        for other in range(n):
+            if shared[other] == fewest and not shared[n + other]:
+                try:
+                    os.write(self._wake[other][1], b"\0")
+                except BlockingIOError:
+                    pass  # its pipe is full of wake-ups already
+        return False
 
-    def attach(self, server, slot: int, socket_map: dict) -> None:
-        """Make a waitress server accept only while its worker holds the fewest connections."""
+    def attach(self, socket_map: dict, slot: int) -> None:
+        """Make a worker's waitress listeners accept only while it holds the fewest connections."""
         from waitress import wasyncore
+        from waitress.server import BaseWSGIServer
 
-        readable = server.readable  # waitress asks this before every poll: accept or not
+        listeners = [obj for obj in socket_map.values() if isinstance(obj, BaseWSGIServer)]
 
-        def balanced_readable() -> bool:
-            return readable() and self.may_accept(slot, len(server.active_channels))
+        def balanced(readable):
+            # waitress asks readable() before every poll: accept or not.
+            def balanced_readable() -> bool:
+                held = sum(len(listener.active_channels) for listener in listeners)
+                return readable() and self.may_accept(slot, held)
+            return balanced_readable
 
-        server.readable = balanced_readable
+        for listener in listeners:
+            listener.readable = balanced(listener.readable)
 
         class Wake(wasyncore.file_dispatcher):
             """This worker's end of its wake pipe: reading it is enough to look again."""
@@ -235,11 +259,11 @@ class Balance:
                 except BlockingIOError:
                     pass
 
-        Wake(os.dup(self._wake[slot][0]), map=socket_map)
+        Wake(self._wake[slot][0], map=socket_map)  # waitress keeps its own copy of the fd
 
 
-def supervise(app, sock: socket.socket, kw: dict, workers: int) -> None:
-    """Fork `workers` processes serving on sock; replace any that dies; stop them all on a signal.
+def supervise(app, socks: list[socket.socket], kw: dict, workers: int) -> None:
+    """Fork `workers` processes serving on socks; replace any that dies; stop them all on a signal.
 
     Forking after the app is built shares its pages and keys; the store, tokens and rate
     limit are already safe across processes. Each worker has its own threads and GIL, so the
@@ -261,6 +285,8 @@ def supervise(app, sock: socket.socket, kw: dict, workers: int) -> None:
         # and this process must know the new worker before it handles a stop.
         signal.pthread_sigmask(signal.SIG_BLOCK, signals)
         try:
+            if stopping:  # a stop was handled just now, before the block
+                return
             pid = os.fork()
             if pid == 0:
                 code = 1
@@ -270,7 +296,7 @@ def supervise(app, sock: socket.socket, kw: dict, workers: int) -> None:
                     signal.signal(signal.SIGINT, signal.default_int_handler)
                     signal.signal(signal.SIGHUP, signal.SIG_DFL)
                     signal.pthread_sigmask(signal.SIG_UNBLOCK, signals)
-                    _serve_worker(app, sock, kw, alive_r, balance, slot)
+                    _serve_worker(app, socks, kw, alive_r, balance, slot)
                     code = 0
                 finally:
                     os._exit(code)
@@ -312,12 +338,13 @@ def supervise(app, sock: socket.socket, kw: dict, workers: int) -> None:
             time.sleep(RESPAWN_PAUSE)
         if not stopping:
             spawn(slot)
-    sock.close()
+    for sock in socks:
+        sock.close()
     if len(deaths) >= GIVE_UP_AFTER:
         raise WorkersFailing(f"{len(deaths)} exited within {CRASH_WINDOW:g} s.")
 
 
-def _serve_worker(app, sock: socket.socket, kw: dict, alive_fd: int, balance: Balance, slot: int) -> None:
+def _serve_worker(app, socks: list[socket.socket], kw: dict, alive_fd: int, balance: Balance, slot: int) -> None:
     """One worker: waitress on the shared socket until told to stop or the supervisor is gone."""
     import threading
 
@@ -332,9 +359,9 @@ def _serve_worker(app, sock: socket.socket, kw: dict, alive_fd: int, balance: Ba
     socket_map: dict = {}
     # Should a wake-up (Balance) ever cross with a change of counts, the worker still looks
     # again within waitress's poll time-out (1 s, whole seconds only: 0 would spin).
-    server = waitress.create_server(app, map=socket_map, sockets=[sock], **kw)
+    server = waitress.create_server(app, map=socket_map, sockets=socks, **kw)
     balance.set(slot, 0)
-    balance.attach(server, slot, socket_map)
+    balance.attach(socket_map, slot)
     try:
         server.run()
     except KeyboardInterrupt:

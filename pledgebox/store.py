@@ -202,9 +202,10 @@ class Store:
         """Scan what was appended to pending since we last looked; return its size."""
         st = os.fstat(fd)
         identity = (st.st_dev, st.st_ino, self._generation(lock_fd))
-        if self._file is None and not self._seen:
-            # A fresh process: the safety copy of collected records holds ids a resubmitted
-            # token may still carry (until a purge), so they are refused after a restart too.
+        if identity != self._file:
+            # A fresh process, or a collect since we last looked: records we have not read may
+            # have moved into the safety copy, and a resubmitted token may still carry their ids
+            # (until a purge). Another process's records, too: read them all from there.
             self._seen.update(record_ids(self.collected))
         # A collect truncates the file (and bumps the generation): start over.
         if identity != self._file or st.st_size < self._offset:
@@ -314,6 +315,10 @@ class Store:
     def count(self) -> int:
         """The number of complete records waiting to be collected."""
         return self.usage()[0]
+
+    def remembers(self, record_id: str) -> bool:
+        """Whether this process has seen the id already: no lock, no file (known() may look further)."""
+        return record_id in self._seen
 
     def known(self, record_id: str) -> bool:
         """Whether a record with this id is stored (or was, before a collect)."""

@@ -370,9 +370,11 @@ def build_app(config, *, clock=time.time, bundle_url: str = "") -> App:
 
         try:
             # A resubmitted token (a lost answer over Tor, a double click) gets its receipt again,
-            # whatever the limits say now. The store is asked only when the rate limit says no:
-            # the usual confirm takes the store's lock once, to append.
-            if not site.limit.allow() and not site.store.known(site.tokens.record_id(nonce)):
+            # whatever the limits say now, and uses up none of them. The store's files are read
+            # only when the rate limit says no: the usual confirm takes the store's lock once.
+            record_id = site.tokens.record_id(nonce)
+            if (not site.store.remembers(record_id) and not site.limit.allow()
+                    and not site.store.known(record_id)):
                 return refused(429, "busy", RETRY_AFTER)
             reference = site.seal_and_store(pledge, nonce, issued)
         except StoreFull:

@@ -10,7 +10,7 @@ import pytest
 import webtest
 
 from conftest import Clock, campaign_toml, reference_of
-from pledgebox import config, render, web
+from pledgebox import cli, config, render, web
 from pledgebox.store import read_records
 
 GOOD = {"amount": "25", "designation": "split", "method": "sepa"}
@@ -67,6 +67,35 @@ def test_a_stored_pledge_gets_its_receipt_again_whatever_the_limits(tmp_path, id
     first = check.forms[0].submit()
     again = check.forms[0].submit()  # the answer was lost over Tor: the donor sends it again
     assert again.status_int == 200 and reference_of(again.text) == reference_of(first.text)
+
+
+def test_a_token_stored_through_another_process_gets_its_receipt_after_a_collect(tmp_path, identity, clock):
+    """Two workers on one data folder: the token went through one, its resubmission comes to the
+    other after a collect, with the rate limit spent: the same receipt, nothing stored twice."""
+    cfg, one = _limited(tmp_path, identity, clock, "confirms_per_minute = 1\n")
+    other = fresh_app(cfg, clock)
+    other.post("/en/pledge/confirm", {"token": "x"}, status=400)  # the other worker has looked once
+    assert other.app.site.store.append("seen-once", b"r")  # ... and stored something before
+    check = one.post("/en/pledge", GOOD)
+    clock.advance(5)
+    first = check.forms[0].submit()
+    assert cli.main(["collect", "--data", str(cfg.data_dir), "--out", str(tmp_path / "out.sealed")]) == 0
+    assert other.app.site.limit.allow() is True  # its one confirm a minute is used up now
+    again = other.post("/en/pledge/confirm", dict(check.forms[0].submit_fields()))
+    assert again.status_int == 200 and reference_of(again.text) == reference_of(first.text)
+    assert not list(read_records(cfg.state_dir / "pending.sealed"))
+
+
+def test_a_resubmission_uses_up_no_rate_limit(tmp_path, identity, clock):
+    cfg, client = _limited(tmp_path, identity, clock, "confirms_per_minute = 2\n")
+    check = client.post("/en/pledge", GOOD)
+    clock.advance(5)
+    first = check.forms[0].submit()
+    for _ in range(5):  # a donor reloading the receipt
+        assert reference_of(check.forms[0].submit().text) == reference_of(first.text)
+    second = client.post("/en/pledge", GOOD | {"amount": "30"})
+    clock.advance(5)
+    assert second.forms[0].submit().status_int == 200  # the second of two a minute
 
 
 def test_the_store_is_capped_in_bytes_too(tmp_path, identity, clock):

@@ -321,6 +321,18 @@ def test_collect_in_another_process_then_append_here(folder, tmp_path):
     assert _ids(folder / "pending.sealed") == [f"there-{i}" for i in range(10)] + ["here-new"]
 
 
+def test_ids_another_process_appended_are_known_after_a_collect(folder, tmp_path):
+    """Worker B never read X, which worker A stored, before a collect moved X out: B still knows it."""
+    a, b = Store(folder), Store(folder)
+    assert b.append("b-first", _record(1))  # b has looked at the store once
+    assert a.append("x", _record(2))
+    assert Store(folder).collect(tmp_path / "out.sealed") == 2
+    assert b.known("x")
+    assert b.append("x", _record(2), cap=(0, 0)) is False  # known: no StoreFull, nothing written
+    assert b.append("x", _record(2)) is False
+    assert _ids(folder / "pending.sealed") == []
+
+
 def test_collect_refuses_an_existing_output(store, folder, tmp_path):
     store.append("a", _record(1))
     out = tmp_path / "out.sealed"

@@ -254,7 +254,7 @@ def test_workers_that_keep_failing_stop_the_supervisor_with_a_clear_error():
               "from pledgebox.errors import PledgeboxError\n"
               "sock = socket.create_server(('127.0.0.1', 0))\n"
               "try:\n"
-              "    serve.supervise(None, sock, {}, 2)\n"
+              "    serve.supervise(None, [sock], {}, 2)\n"
               "except PledgeboxError as exc:\n"
               "    print(exc.message, exc.hint, sep='\\n')\n"
               "    sys.exit(1)\n")
@@ -263,3 +263,72 @@ def test_workers_that_keep_failing_stop_the_supervisor_with_a_clear_error():
     assert done.returncode == 1, done.stderr
     assert "worker processes keep exiting" in done.stdout and "--workers 1" in done.stdout
     assert time.monotonic() - started < 30
+
+
+@pytest.mark.parametrize("host", ["localhost", "*", "127.0.0.1"])
+def test_workers_listen_on_every_address_waitress_would(host):
+    from serverproc import free_port
+
+    port = free_port()
+    wanted = {info[4][0] for info in socket.getaddrinfo(None if host == "*" else host, port, socket.AF_UNSPEC,
+                                                        socket.SOCK_STREAM, socket.IPPROTO_TCP, socket.AI_PASSIVE)}
+    socks = serve.listen({"host": host, "port": port, "backlog": 8})
+    try:
+        assert {sock.getsockname()[0] for sock in socks} == wanted
+        assert all(sock.getsockname()[1] == port for sock in socks)
+    finally:
+        for sock in socks:
+            sock.close()
+
+
+def test_workers_serve_an_ipv6_literal_in_brackets(tmp_path, load_data):
+    from serverproc import free_port
+
+    with socket.socket(socket.AF_INET6) as probe:
+        probe.bind(("::1", 0))  # this machine has IPv6 loopback (fails the test if not: that is a finding)
+    port = free_port()
+    proc = subprocess.Popen([sys.executable, str(ROOT / "app.py"), "serve", "--data", str(load_data),
+                             "--host", "[::1]", "--port", str(port), "--workers", "2"],
+                            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    try:
+        def answers():
+            with socket.create_connection(("::1", port), timeout=2) as conn:
+                conn.sendall(b"GET /en/ HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n")
+                return conn.recv(12).startswith(b"HTTP/1.1 200")
+
+        def ready():
+            try:
+                return answers()
+            except OSError:
+                return False
+
+        wait_until(ready)
+    finally:
+        proc.terminate()
+        assert proc.wait(10) == 0
+
+
+def test_ctrl_c_in_a_terminal_stops_every_process_quietly(tmp_path, load_data):
+    from serverproc import free_port
+
+    port = free_port()
+    # Ctrl+C sends SIGINT to the whole foreground process group: the supervisor and every worker.
+    proc = subprocess.Popen([sys.executable, str(ROOT / "app.py"), "serve", "--data", str(load_data),
+                             "--port", str(port), "--workers", "2"],
+                            stdout=subprocess.PIPE, stderr=subprocess.PIPE, start_new_session=True)
+    try:
+        def ready():
+            with socket.socket() as probe:
+                return probe.connect_ex(("127.0.0.1", port)) == 0 and len(workers_of(proc.pid)) == 2
+
+        wait_until(ready)
+        children = workers_of(proc.pid)
+        os.killpg(proc.pid, signal.SIGINT)
+        out, err = proc.communicate(timeout=10)
+    finally:
+        if proc.poll() is None:
+            os.killpg(proc.pid, signal.SIGKILL)
+    assert proc.returncode == 0
+    wait_until(lambda: not any(alive(pid) for pid in children), timeout=5)
+    assert out == b"" and err.decode().strip().splitlines() == [
+        f"pledgebox: serving on http://127.0.0.1:{port}/ with 2 worker processes (Ctrl+C stops)"]
