@@ -16,10 +16,6 @@ SCRIPT = Path(__file__).resolve().parent / "wrk-requests.lua"
 THREADS = 2  # wrk's own threads, one per core; each drives clients / THREADS connections
 
 
-class NoWrk(SystemExit):
-    """wrk is not installed."""
-
-
 def measure(host: str, port: int, clients: int, requests: list[bytes], *, seconds: float,
             repeat: bool = False, folder: Path) -> dict:
     """Throughput and latency percentiles of `clients` keep-alive connections over `seconds`.
@@ -28,7 +24,7 @@ def measure(host: str, port: int, clients: int, requests: list[bytes], *, second
     """
     wrk = shutil.which("wrk")
     if wrk is None:
-        raise NoWrk("bench: wrk is missing; install it with `apt-get install wrk` "
+        raise SystemExit("bench: wrk is missing; install it with `apt-get install wrk` "
                     "(scripts/install-system-deps.sh does)")
     threads = min(THREADS, clients)
     path = folder / "requests.bin"

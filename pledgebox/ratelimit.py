@@ -35,11 +35,6 @@ class RateLimit:
             self._state = bytearray(_STATE.size)
         _STATE.pack_into(self._state, 0, self.capacity, clock())
 
-    @property
-    def shared(self) -> bool:
-        """Whether forked processes share this bucket."""
-        return self._fd is not None
-
     def allow(self) -> bool:
         """Take one token if there is one."""
         # POSIX locks belong to a process, so threads of one process also need the thread lock.

@@ -306,15 +306,11 @@ class Store:
             finally:
                 os.close(lock_fd)
 
-    def usage(self) -> tuple[int, int]:
-        """(records, bytes) waiting to be collected."""
-        with self._mutex:
-            self._refresh()
-            return self._count, self._offset
-
     def count(self) -> int:
         """The number of complete records waiting to be collected."""
-        return self.usage()[0]
+        with self._mutex:
+            self._refresh()
+            return self._count
 
     def remembers(self, record_id: str) -> bool:
         """Whether this process has seen the id already: no lock, no file (known() may look further)."""
