@@ -8,7 +8,7 @@ import sys
 import textwrap
 from pathlib import Path
 
-from . import campaign, config, sealing, serve
+from . import campaign, config, keys, sealing, serve
 from .errors import PledgeboxError, UsageError
 
 PROG = "pledgebox"
@@ -32,6 +32,39 @@ def cmd_serve(args) -> int:
     return 0
 
 
+def add_serve(sub) -> None:
+    """`serve`: where to listen, how many workers and threads."""
+    sp = _command(sub, "serve", cmd_serve, "serve the site with waitress", """
+python app.py serve                                  # http://127.0.0.1:8080/
+python app.py serve --unix-socket /run/pledgebox/app.sock   # behind a Tor onion service
+python app.py serve --host 127.0.0.1 --port 8081 --behind-https-proxy""")
+    where = sp.add_mutually_exclusive_group()
+    where.add_argument("--host", default="127.0.0.1", help="address to listen on (default 127.0.0.1)")
+    where.add_argument("--unix-socket", metavar="PATH", help="listen on a UNIX socket (mode 0660) instead")
+    sp.add_argument("--port", type=int, default=8080, help="port (default 8080)")
+    sp.add_argument("--workers", type=_workers, default=1, metavar="N",
+                    help="processes sharing the listening socket, e.g. one per core (default 1)")
+    sp.add_argument("--threads", type=int, default=0,
+                    help=f"threads per process (default {serve.WAITRESS['threads']}, "
+                         f"or {serve.WORKER_THREADS} per worker with --workers)")
+    sp.add_argument("--behind-https-proxy", action="store_true",
+                    help="trust X-Forwarded-Proto from a reverse proxy on 127.0.0.1 (for HSTS and Onion-Location)")
+
+
+MAX_WORKERS = 64
+
+
+def _workers(text: str) -> int:
+    """A worker count from 1 to MAX_WORKERS."""
+    try:
+        n = int(text)
+    except ValueError:
+        n = 0
+    if not 1 <= n <= MAX_WORKERS:
+        raise argparse.ArgumentTypeError(f"give a whole number from 1 to {MAX_WORKERS}, e.g. 2 on a 2-core machine")
+    return n
+
+
 def cmd_raised(args) -> int:
     """Publish the amount reached (and optionally pledged) for the widget."""
     raised = campaign.parse_total(args.amount)
@@ -44,9 +77,18 @@ def cmd_raised(args) -> int:
     return 0
 
 
+def add_raised(sub) -> None:
+    """`raised AMOUNT [--pledged AMOUNT]`."""
+    sp = _command(sub, "raised", cmd_raised, "publish the amount reached, shown by the campaign widget", """
+python app.py raised 1234.50
+python app.py raised 1234.50 --pledged 2100""")
+    sp.add_argument("amount", help="the amount received so far, e.g. 1234.50")
+    sp.add_argument("--pledged", metavar="AMOUNT", help="also show the amount pledged")
+
+
 def cmd_mirror_build(args) -> int:
     """Build the signed static copy of the site and its archive."""
-    from . import keys, mirror
+    from . import mirror
 
     _refuse_passphrase_argument(args)
     cfg = config.load(args.data, allow_demo=False)
@@ -62,6 +104,20 @@ def cmd_mirror_build(args) -> int:
           f"  {built.archive}  the bundle: copy it to DATA/{mirror.BUNDLE_DIR}/ on the server and restart it\n"
           f"Manifest SHA-256: {built.manifest_sha256} (the same in every build of this campaign and version)")
     return 0
+
+
+def add_mirror_build(actions) -> None:
+    """`mirror build OUT --identity KEYFILE`."""
+    sp = _command(actions, "build", cmd_mirror_build,
+                  "build a static copy of the site, a signed manifest and one archive", """
+python app.py mirror build ~/mirror --identity ~/keys/me.identity
+python app.py mirror build ~/mirror --identity ~/keys/me.identity --passphrase-file /dev/shm/pass""")
+    sp.add_argument("out", type=Path, metavar="OUT", help="a new (or empty) folder for the copy and its archive")
+    sp.add_argument("--identity", type=Path, required=True, metavar="KEYFILE",
+                    help="an organiser's identity file (from keygen), to sign the manifest")
+    sp.add_argument("--passphrase-file", type=Path, metavar="FILE",
+                    help="read the identity's passphrase from FILE instead of the terminal")
+    _no_passphrase_argument(sp)
 
 
 def cmd_mirror_verify(args) -> int:
@@ -82,20 +138,42 @@ def cmd_mirror_verify(args) -> int:
     return 0
 
 
+def add_mirror_verify(actions) -> None:
+    """`mirror verify DIR_OR_ARCHIVE --signer STRING`."""
+    sp = _command(actions, "verify", cmd_mirror_verify, "check a copy's signature and every byte", """
+python app.py mirror verify pledgebox-mirror.tar.gz --signer pledgebox-signer-v1:…
+python app.py mirror verify /var/www/mirror --signer pledgebox-signer-v1:…""")
+    sp.add_argument("source", type=Path, metavar="DIR_OR_ARCHIVE", help="an unpacked copy, or the .tar.gz")
+    sp.add_argument("--signer", required=True, metavar="STRING",
+                    help="the organisers' signer key (pledgebox-signer-v1:…, shown on the mirror page)")
+
+
+def add_mirror(sub) -> None:
+    """`mirror ACTION`: a group of its own, with `build` and `verify`."""
+    mirror_help = "build or check a signed static copy of the site (see `mirror ACTION --help`)"
+    sp = sub.add_parser("mirror", help=mirror_help, description=mirror_help, allow_abbrev=False,
+                        formatter_class=argparse.RawDescriptionHelpFormatter, epilog=textwrap.dedent("""\
+                            examples:
+                              python app.py mirror build ~/mirror --identity ~/keys/me.identity
+                              python app.py mirror verify pledgebox-mirror.tar.gz --signer pledgebox-signer-v1:…"""))
+    actions = sp.add_subparsers(dest="action", required=True, metavar="ACTION")
+    add_mirror_build(actions)
+    add_mirror_verify(actions)
+
+
 def _refuse_passphrase_argument(args) -> None:
     """`--passphrase SECRET` is refused: argv is readable by every user and kept in shell history."""
-    from . import keys
-
     if getattr(args, "passphrase_argv", None) is not None:
         raise keys.PassphraseOnCommandLine()
 
 
+def _no_passphrase_argument(sp) -> None:
+    """A hidden `--passphrase`: only there to refuse a passphrase on the command line with a clear message."""
+    sp.add_argument("--passphrase", dest="passphrase_argv", nargs="?", const="", help=argparse.SUPPRESS)
+
+
 def cmd_keygen(args) -> int:
     """Create a new organiser identity and print its public keys and the campaign.toml lines."""
-    import os
-
-    from . import keys
-
     _refuse_passphrase_argument(args)
     out = args.out
     # Everything that can be refused is refused before the passphrase is asked for.
@@ -131,6 +209,26 @@ def cmd_keygen(args) -> int:
     return 0
 
 
+def add_keygen(sub) -> None:
+    """`keygen --out FILE`: name, passphrase file and scrypt cost."""
+    sp = _command(sub, "keygen", cmd_keygen, "create an organiser identity (private, passphrase-protected) "
+                  "and print its public keys", """
+python app.py keygen --out ~/pledgebox/anna.identity
+python app.py keygen --out /media/usb/anna.identity --name "Anna"
+python app.py keygen --out anna.identity --passphrase-file /dev/shm/pass   # for scripts""")
+    sp.add_argument("--out", type=Path, required=True, metavar="FILE",
+                    help="the new identity file (never overwritten; created with mode 0600)")
+    sp.add_argument("--name", help="the organiser's name in the printed [[organisers]] table "
+                    "(default: the file name without its extension)")
+    sp.add_argument("--passphrase-file", type=Path, metavar="FILE",
+                    help="read the passphrase from FILE (its first line) instead of asking twice on the terminal")
+    sp.add_argument("--scrypt-work", type=int, default=keys.DEFAULT_SCRYPT_WORK, metavar="LOG2N",
+                    choices=range(keys.TEST_SCRYPT_WORK, keys.MAX_SCRYPT_WORK + 1),
+                    help=f"scrypt cost as log2 of N (default {keys.DEFAULT_SCRYPT_WORK}: 256 MiB, about a second); "
+                         f"values below {keys.STRONG_SCRYPT_WORK} are for tests only")
+    _no_passphrase_argument(sp)
+
+
 def cmd_collect(args) -> int:
     """Move the sealed records out of the server's store into one new file for the organisers."""
     from . import store
@@ -156,11 +254,21 @@ def cmd_collect(args) -> int:
     return 0
 
 
+def add_collect(sub) -> None:
+    """`collect --out FILE [--purge]`."""
+    sp = _command(sub, "collect", cmd_collect, "on the server: move the sealed pledges into one new file "
+                  "for the organisers", """
+python app.py collect --out /media/usb/pledges-2026-11-25.sealed
+python app.py collect --out /media/usb/pledges-2026-12-01.sealed --purge   # leave nothing on the server""")
+    sp.add_argument("--out", type=Path, required=True, metavar="FILE",
+                    help="the new file (never overwritten; mode 0600); it holds sealed records only")
+    sp.add_argument("--purge", action="store_true",
+                    help="leave no sealed record on the server, not even the safety copy of earlier collects")
+
+
 def cmd_review(args) -> int:
     """Open collected files with the organisers' identities; print, export and match payments."""
-    import os
-
-    from . import keys, review, store
+    from . import review, store
 
     _refuse_passphrase_argument(args)
     # Refused before any passphrase is asked for or any record opened.
@@ -198,122 +306,10 @@ def cmd_review(args) -> int:
     return 0
 
 
-def cmd_audit(args) -> int:
-    """Scan a data folder for anything that could identify a donor; exit 1 if anything is found."""
-    from . import audit
-
-    if not args.data.is_dir():
-        raise UsageError(f"{args.data} is not a folder.", hint="give the server's data folder with --data DIR")
-    report = audit.scan(args.data)
-    where = audit.safe_name(str(args.data))
-    for note in report.notes:
-        print(f"note: {note}")
-    if report.clean:
-        print(f"No findings in {where}: {report.files} files and {report.records} sealed records checked; "
-              "no address, user agent, time of day, plaintext or private key.")
-        return 0
-    for line in audit.lines(report):
-        print(line)
-    print(f"{len(report.findings)} finding{'s' * (len(report.findings) != 1)} in {where} "
-          f"({report.files} files, {report.records} sealed records checked). Values are not shown: "
-          "they could be donors' data. Look at each place, remove what must not be there, then run audit again.",
-          file=sys.stderr)
-    return 1
-
-
-def _data_dir(text: str) -> Path:
-    return Path(text).expanduser().resolve()
-
-
-MAX_WORKERS = 64
-
-
-def _workers(text: str) -> int:
-    """A worker count from 1 to MAX_WORKERS."""
-    try:
-        n = int(text)
-    except ValueError:
-        n = 0
-    if not 1 <= n <= MAX_WORKERS:
-        raise argparse.ArgumentTypeError(f"give a whole number from 1 to {MAX_WORKERS}, e.g. 2 on a 2-core machine")
-    return n
-
-
-def parser() -> argparse.ArgumentParser:
-    """The argument parser, with usage examples for every command."""
-    # allow_abbrev=False: `--passphrase x` must never be read as `--passphrase-file x`.
-    p = argparse.ArgumentParser(
-        allow_abbrev=False,
-        prog=PROG, formatter_class=argparse.RawDescriptionHelpFormatter,
-        description="A Tor-friendly fundraising appeal whose pledges are sealed to the organisers' keys.",
-        epilog="Run `python app.py COMMAND --help` for each command's options and examples.")
-    sub = p.add_subparsers(dest="command", required=True, metavar="COMMAND")
-
-    def command(name, func, help_text, examples, parent=None):
-        sp = (parent or sub).add_parser(name, help=help_text, description=help_text, allow_abbrev=False,
-                            formatter_class=argparse.RawDescriptionHelpFormatter,
-                            epilog="examples:\n" + textwrap.indent(examples.strip(), "  "))
-        sp.add_argument("--data", type=_data_dir, default=config.DEFAULT_DATA,
-                        help="the data folder (default: the project's data/)")
-        sp.set_defaults(func=func)
-        return sp
-
-    sp = command("serve", cmd_serve, "serve the site with waitress", """
-python app.py serve                                  # http://127.0.0.1:8080/
-python app.py serve --unix-socket /run/pledgebox/app.sock   # behind a Tor onion service
-python app.py serve --host 127.0.0.1 --port 8081 --behind-https-proxy""")
-    where = sp.add_mutually_exclusive_group()
-    where.add_argument("--host", default="127.0.0.1", help="address to listen on (default 127.0.0.1)")
-    where.add_argument("--unix-socket", metavar="PATH", help="listen on a UNIX socket (mode 0660) instead")
-    sp.add_argument("--port", type=int, default=8080, help="port (default 8080)")
-    sp.add_argument("--workers", type=_workers, default=1, metavar="N",
-                    help="processes sharing the listening socket, e.g. one per core (default 1)")
-    sp.add_argument("--threads", type=int, default=0,
-                    help=f"threads per process (default {serve.WAITRESS['threads']}, "
-                         f"or {serve.WORKER_THREADS} per worker with --workers)")
-    sp.add_argument("--behind-https-proxy", action="store_true",
-                    help="trust X-Forwarded-Proto from a reverse proxy on 127.0.0.1 (for HSTS and Onion-Location)")
-
-    sp = command("raised", cmd_raised, "publish the amount reached, shown by the campaign widget", """
-python app.py raised 1234.50
-python app.py raised 1234.50 --pledged 2100""")
-    sp.add_argument("amount", help="the amount received so far, e.g. 1234.50")
-    sp.add_argument("--pledged", metavar="AMOUNT", help="also show the amount pledged")
-
-    from . import keys
-
-    def no_passphrase_argument(sp) -> None:
-        # Hidden: only there to refuse a passphrase on the command line with a clear message.
-        sp.add_argument("--passphrase", dest="passphrase_argv", nargs="?", const="", help=argparse.SUPPRESS)
-
-    sp = command("keygen", cmd_keygen, "create an organiser identity (private, passphrase-protected) "
-                 "and print its public keys", """
-python app.py keygen --out ~/pledgebox/anna.identity
-python app.py keygen --out /media/usb/anna.identity --name "Anna"
-python app.py keygen --out anna.identity --passphrase-file /dev/shm/pass   # for scripts""")
-    sp.add_argument("--out", type=Path, required=True, metavar="FILE",
-                    help="the new identity file (never overwritten; created with mode 0600)")
-    sp.add_argument("--name", help="the organiser's name in the printed [[organisers]] table "
-                    "(default: the file name without its extension)")
-    sp.add_argument("--passphrase-file", type=Path, metavar="FILE",
-                    help="read the passphrase from FILE (its first line) instead of asking twice on the terminal")
-    sp.add_argument("--scrypt-work", type=int, default=keys.DEFAULT_SCRYPT_WORK, metavar="LOG2N",
-                    choices=range(keys.TEST_SCRYPT_WORK, keys.MAX_SCRYPT_WORK + 1),
-                    help=f"scrypt cost as log2 of N (default {keys.DEFAULT_SCRYPT_WORK}: 256 MiB, about a second); "
-                         f"values below {keys.STRONG_SCRYPT_WORK} are for tests only")
-    no_passphrase_argument(sp)
-
-    sp = command("collect", cmd_collect, "on the server: move the sealed pledges into one new file "
-                 "for the organisers", """
-python app.py collect --out /media/usb/pledges-2026-11-25.sealed
-python app.py collect --out /media/usb/pledges-2026-12-01.sealed --purge   # leave nothing on the server""")
-    sp.add_argument("--out", type=Path, required=True, metavar="FILE",
-                    help="the new file (never overwritten; mode 0600); it holds sealed records only")
-    sp.add_argument("--purge", action="store_true",
-                    help="leave no sealed record on the server, not even the safety copy of earlier collects")
-
-    sp = command("review", cmd_review, "on the organisers' machine: open collected files, merge duplicates, "
-                 "show, export and match payments", """
+def add_review(sub) -> None:
+    """`review FILE… --identity KEYFILE`: passphrases, exports, payments, width."""
+    sp = _command(sub, "review", cmd_review, "on the organisers' machine: open collected files, merge duplicates, "
+                  "show, export and match payments", """
 python app.py review /media/usb/*.sealed --identity ~/pledgebox/anna.identity
 python app.py review server.sealed mirror1.sealed --identity anna.identity --csv pledges.csv --json pledges.json
 python app.py review *.sealed --identity anna.identity --payments kontoauszug.csv
@@ -337,37 +333,69 @@ anywhere in that text, in any case, with or without separators.""")
     sp.add_argument("--payments", type=Path, metavar="FILE",
                     help="a bank statement as CSV: mark each pledge received, partly received or open")
     sp.add_argument("--wide", action="store_true", help="show every cell in full instead of fitting the terminal")
-    no_passphrase_argument(sp)
+    _no_passphrase_argument(sp)
 
-    command("audit", cmd_audit, "scan a data folder for anything that could identify a donor "
-            "(addresses, user agents, times of day, plaintext, private keys, loose permissions)", """
+
+def cmd_audit(args) -> int:
+    """Scan a data folder for anything that could identify a donor; exit 1 if anything is found."""
+    from . import audit
+
+    if not args.data.is_dir():
+        raise UsageError(f"{args.data} is not a folder.", hint="give the server's data folder with --data DIR")
+    report = audit.scan(args.data)
+    where = audit.safe_name(str(args.data))
+    for note in report.notes:
+        print(f"note: {note}")
+    if report.clean:
+        print(f"No findings in {where}: {report.files} files and {report.records} sealed records checked; "
+              "no address, user agent, time of day, plaintext or private key.")
+        return 0
+    for line in audit.lines(report):
+        print(line)
+    print(f"{len(report.findings)} finding{'s' * (len(report.findings) != 1)} in {where} "
+          f"({report.files} files, {report.records} sealed records checked). Values are not shown: "
+          "they could be donors' data. Look at each place, remove what must not be there, then run audit again.",
+          file=sys.stderr)
+    return 1
+
+
+def add_audit(sub) -> None:
+    """`audit [--data DIR]`."""
+    _command(sub, "audit", cmd_audit, "scan a data folder for anything that could identify a donor "
+             "(addresses, user agents, times of day, plaintext, private keys, loose permissions)", """
 python app.py audit                          # the project's data/
 python app.py audit --data /srv/pledgebox/data   # a live server's data folder (or a full-copy host's)
 Exit status 0: nothing found; 1: findings, listed as FILE: KIND or FILE:LINE:COLUMN: KIND
 (never the value itself). A static mirror needs no audit: `mirror verify` checks every byte of it.""")
 
-    mirror_help = "build or check a signed static copy of the site (see `mirror ACTION --help`)"
-    sp = sub.add_parser("mirror", help=mirror_help, description=mirror_help, allow_abbrev=False,
-                        formatter_class=argparse.RawDescriptionHelpFormatter, epilog=textwrap.dedent("""\
-                            examples:
-                              python app.py mirror build ~/mirror --identity ~/keys/me.identity
-                              python app.py mirror verify pledgebox-mirror.tar.gz --signer pledgebox-signer-v1:…"""))
-    actions = sp.add_subparsers(dest="action", required=True, metavar="ACTION")
-    sp = command("build", cmd_mirror_build, "build a static copy of the site, a signed manifest and one archive", """
-python app.py mirror build ~/mirror --identity ~/keys/me.identity
-python app.py mirror build ~/mirror --identity ~/keys/me.identity --passphrase-file /dev/shm/pass""", actions)
-    sp.add_argument("out", type=Path, metavar="OUT", help="a new (or empty) folder for the copy and its archive")
-    sp.add_argument("--identity", type=Path, required=True, metavar="KEYFILE",
-                    help="an organiser's identity file (from keygen), to sign the manifest")
-    sp.add_argument("--passphrase-file", type=Path, metavar="FILE",
-                    help="read the identity's passphrase from FILE instead of the terminal")
-    no_passphrase_argument(sp)
-    sp = command("verify", cmd_mirror_verify, "check a copy's signature and every byte", """
-python app.py mirror verify pledgebox-mirror.tar.gz --signer pledgebox-signer-v1:…
-python app.py mirror verify /var/www/mirror --signer pledgebox-signer-v1:…""", actions)
-    sp.add_argument("source", type=Path, metavar="DIR_OR_ARCHIVE", help="an unpacked copy, or the .tar.gz")
-    sp.add_argument("--signer", required=True, metavar="STRING",
-                    help="the organisers' signer key (pledgebox-signer-v1:…, shown on the mirror page)")
+
+def _command(sub, name, func, help_text, examples) -> argparse.ArgumentParser:
+    """A subcommand with its examples, `--data` and the function that runs it."""
+    sp = sub.add_parser(name, help=help_text, description=help_text, allow_abbrev=False,
+                        formatter_class=argparse.RawDescriptionHelpFormatter,
+                        epilog="examples:\n" + textwrap.indent(examples.strip(), "  "))
+    sp.add_argument("--data", type=_data_dir, default=config.DEFAULT_DATA,
+                    help="the data folder (default: the project's data/)")
+    sp.set_defaults(func=func)
+    return sp
+
+
+def _data_dir(text: str) -> Path:
+    """A `--data` folder as an absolute path."""
+    return Path(text).expanduser().resolve()
+
+
+def parser() -> argparse.ArgumentParser:
+    """The argument parser, with usage examples for every command."""
+    # allow_abbrev=False: `--passphrase x` must never be read as `--passphrase-file x`.
+    p = argparse.ArgumentParser(
+        allow_abbrev=False,
+        prog=PROG, formatter_class=argparse.RawDescriptionHelpFormatter,
+        description="A Tor-friendly fundraising appeal whose pledges are sealed to the organisers' keys.",
+        epilog="Run `python app.py COMMAND --help` for each command's options and examples.")
+    sub = p.add_subparsers(dest="command", required=True, metavar="COMMAND")
+    for add in (add_serve, add_raised, add_keygen, add_collect, add_review, add_audit, add_mirror):
+        add(sub)
     return p
 
 
