@@ -19,6 +19,10 @@
 #   systemd
 #        - `systemd-analyze verify` checks deploy/pledgebox.service
 #          (tests/test_transport_headers.py; tor checks deploy/torrc there too).
+#   apparmor
+#        - `apparmor_parser -Q` compiles Debian's tor profile with
+#          deploy/apparmor-system_tor in user space (tests/test_deploy_debian.py);
+#          no AppArmor kernel needed. The tor package ships the profile itself.
 #   wrk  - the load generator of `python bench/run.py` (the benchmarks, not
 #          the tests): written in C, it leaves the cores to the server.
 #
@@ -41,6 +45,7 @@ PACKAGES=(
   "npm:npm"
   "systemd:systemd-analyze"
   "wrk:wrk"
+  "apparmor:apparmor_parser"
 )
 
 SUDO=""
@@ -52,7 +57,8 @@ missing=()
 for entry in "${PACKAGES[@]}"; do
   pkg="${entry%%:*}"
   cmd="${entry#*:}"
-  if ! command -v "$cmd" >/dev/null 2>&1; then
+  # /usr/sbin: apparmor_parser is there, outside a normal user's PATH.
+  if ! command -v "$cmd" >/dev/null 2>&1 && [ ! -x "/usr/sbin/$cmd" ]; then
     case " ${missing[*]-} " in
       *" $pkg "*) ;;
       *) missing+=("$pkg") ;;
