@@ -21,9 +21,9 @@ def cmd_serve(args) -> int:
     data = args.data
     cfg = config.load(data)
     if cfg.demo and (args.unix_socket or not serve.is_loopback(args.host)):
-        raise UsageError(f"there is no {data / 'campaign.toml'}, so this is the demo campaign, "
-                         "which only serves on 127.0.0.1.",
-                         hint=f"configure your campaign first: copy data/campaign.example.toml to {data / 'campaign.toml'}")
+        # Not a usage error: the unit's RestartPreventExitStatus= keeps systemd from looping on it.
+        raise config.missing(data / "campaign.toml",
+                             also="Without it this is the demo campaign, which only serves on 127.0.0.1.")
     app = web.build_app(cfg)  # refuses a private identity under data/
     app.site.prepare(workers=args.workers)
     serve.run(app, workers=args.workers, **serve.settings(

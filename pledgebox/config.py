@@ -5,14 +5,13 @@ from __future__ import annotations
 import base64
 import hashlib
 import re
-import tomllib
 from dataclasses import dataclass, field
 from datetime import date
 from decimal import Decimal, InvalidOperation
 from pathlib import Path
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
-from . import ROOT
+from . import ROOT, tomlfile
 from .errors import ConfigError, PledgeboxError
 
 DEFAULT_DATA = ROOT / "data"
@@ -20,6 +19,14 @@ DEMO_CAMPAIGN = ROOT / "pledgebox" / "demo" / "campaign.toml"
 METHOD_KINDS = ("sepa", "cash", "crypto")
 _ID = re.compile(r"^[a-z0-9][a-z0-9-]{0,39}$")
 _ONION = re.compile(r"^[a-z2-7]{56}\.onion$")
+# "2.500" and "2,500" mean 2500 to a German reader and 2.5 to Python: refused, never guessed.
+_AMBIGUOUS = re.compile(r"[.,][0-9]{3}(?![0-9])")
+TABLES = {"campaign": "[campaign]", "groups": "[[groups]]", "methods": "[[methods]]",
+          "organisers": "[[organisers]]", "limits": "[limits]"}
+KEYS = {"campaign": ("id", "goal", "currency", "deadline", "timezone", "onion", "clearnet"),
+        "groups": ("id", "name", "url"),
+        "methods": ("id", "kind", "label", "beneficiary", "iban", "bic", "address"),
+        "organisers": ("name", "recipient", "signer")}
 
 
 @dataclass(frozen=True)
@@ -108,22 +115,39 @@ def load(data_dir: Path | None = None, *, allow_demo: bool = True) -> Config:
     data_dir = Path(data_dir) if data_dir else DEFAULT_DATA
     path = data_dir / "campaign.toml"
     if path.is_file():
-        return parse(_read(path), data_dir, demo=False)
+        return parse(tomlfile.read(path), data_dir, demo=False)
     if not allow_demo:
-        raise ConfigError(f"{path} is missing.", hint="copy data/campaign.example.toml to it and fill it in")
-    return parse(_read(DEMO_CAMPAIGN), data_dir, demo=True)
+        raise missing(path)
+    return parse(tomlfile.read(DEMO_CAMPAIGN), data_dir, demo=True)
 
 
-def _read(path: Path) -> dict:
-    """Parse one TOML file, naming the file in the error."""
-    try:
-        return tomllib.loads(path.read_text(encoding="utf-8"))
-    except (OSError, UnicodeDecodeError, tomllib.TOMLDecodeError) as exc:
-        raise ConfigError(f"{path}: {exc}") from None
+def missing(path: Path, also: str = "") -> ConfigError:
+    """The error for a campaign.toml that does not exist yet."""
+    return ConfigError(f"{path} is missing. {also}".strip(),
+                       hint=f"copy data/campaign.example.toml to {path}, fill it in (the organisers' keys from "
+                            "`pledgebox keygen`), then start again (a service: systemctl restart pledgebox)")
+
+
+def check_names(doc: dict) -> None:
+    """Refuse unknown tables and keys, naming the closest known one (`dealine` → `deadline`)."""
+    def spell(key):
+        value = doc.get(key)
+        return TABLES.get(key) or (f"[[{key}]]" if isinstance(value, list) else f"[{key}]"
+                                   if isinstance(value, dict) else key)
+
+    tomlfile.refuse_unknown(doc, TABLES, "", spell)
+    for name, known in KEYS.items():
+        value = doc.get(name)
+        for i, table in enumerate(value if isinstance(value, list) else [value]):
+            if isinstance(table, dict):
+                tomlfile.refuse_unknown(table, known, name if name == "campaign" else f"{name}[{i}]")
+    if isinstance(doc.get("limits"), dict):
+        tomlfile.refuse_unknown(doc["limits"], Limits.__dataclass_fields__, "limits")
 
 
 def parse(doc: dict, data_dir: Path, *, demo: bool = False) -> Config:
     """Check a parsed campaign.toml and build the Config; every error names its key."""
+    check_names(doc)
     _refuse_placeholders(doc, "")
     camp = _table(doc, "campaign")
     cid = _text(camp, "campaign.id")
@@ -156,15 +180,18 @@ def parse(doc: dict, data_dir: Path, *, demo: bool = False) -> Config:
     organisers = tuple(_organiser(o, i) for i, o in enumerate(doc.get("organisers", [])))
     for name, items in (("groups", groups), ("methods", methods)):
         ids = [x.id for x in items]
-        if len(set(ids)) != len(ids):
-            raise ConfigError(f"{name}: two entries share an id.")
+        twice = next((i for i in ids if ids.count(i) > 1), None)
+        if twice:
+            raise ConfigError(f"[[{name}]]: two entries have the id {twice!r}.",
+                              hint="give each its own id, or remove the copy")
     if not organisers:
         raise ConfigError("organisers: at least one organiser key is needed to seal pledges.",
                           hint="run `python app.py keygen --out FILE` and add the line it prints")
-    unknown = set(doc.get("limits", {})) - set(Limits.__dataclass_fields__)
-    if unknown:
-        raise ConfigError(f"limits: unknown key {sorted(unknown)[0]!r}.")
     limits = Limits(**{k: _limit(v, f"limits.{k}") for k, v in doc.get("limits", {}).items()})
+    if limits.min_amount > limits.max_amount:
+        raise ConfigError(f"limits.min_amount ({limits.min_amount}) is above limits.max_amount "
+                          f"({limits.max_amount}): no pledge could be made.",
+                          hint="make min_amount smaller than max_amount (the defaults are \"1\" and \"100000\")")
     return Config(campaign_id=cid, goal=goal, currency=currency, timezone=tzname,
                   deadline=deadline, groups=groups, methods=methods, organisers=organisers,
                   data_dir=Path(data_dir), onion=onion, clearnet=clearnet, demo=demo,
@@ -201,32 +228,63 @@ def _refuse_placeholders(value, where: str) -> None:
 def _table(doc: dict, key: str) -> dict:
     value = doc.get(key)
     if not isinstance(value, dict):
-        raise ConfigError(f"[{key}] is missing.")
+        raise ConfigError(f"[{key}] is missing.", hint=f"add the [{key}] table as data/campaign.example.toml shows it")
     return value
 
 
 def _array(doc: dict, key: str) -> list:
     value = doc.get(key)
     if not isinstance(value, list) or not value:
-        raise ConfigError(f"[[{key}]] is missing: at least one is needed.")
+        raise ConfigError(f"[[{key}]] is missing: at least one is needed.",
+                          hint=f"add a [[{key}]] table (two brackets) as data/campaign.example.toml shows")
     return value
 
 
 def _text(table: dict, key: str, *, required: bool = True) -> str:
-    value = table.get(key.rsplit(".", 1)[-1], "")
+    leaf = key.rsplit(".", 1)[-1]
+    value = table.get(leaf, "")
     if not isinstance(value, str) or (required and not value.strip()):
-        raise ConfigError(f"{key} is missing or not text.")
+        raise ConfigError(f"{key} is missing, empty or not text.",
+                          hint=f'write it in quotes, e.g. {leaf} = "…" (see data/campaign.example.toml)')
     return value.strip()
 
 
+def warnings(cfg: Config, day: date, *, first_start: bool) -> list[str]:
+    """What is allowed but most likely a slip, for the server to say once at start."""
+    found = []
+    if first_start and cfg.deadline is not None and cfg.deadline < day:
+        found.append(f"campaign.deadline {cfg.deadline} is before today ({day}): the site shows the campaign "
+                     "as ended. If that is a typo, correct the year in campaign.toml and restart.")
+    return found
+
+
 def _amount(value, key: str) -> Decimal:
+    """An amount in euros: "2500", "2500.50" or a whole number; never one that reads two ways."""
+    example = 'write it in quotes with a dot for cents only, e.g. "2500" or "2500.50"'
+    if isinstance(value, float):
+        # TOML has already turned 2.500 into 2.5: what was written cannot be known, so it is refused.
+        raise ConfigError(f"{key} = {value} is a bare decimal number, which can hide a thousands separator "
+                          "(2.500 is read as 2.5).", hint=example)
+    if isinstance(value, bool) or not isinstance(value, (str, int)):
+        raise ConfigError(f"{key} must be an amount like \"2500\".", hint=example)
+    text = str(value).strip()
+    if _AMBIGUOUS.search(text):
+        raise ConfigError(f"{key} = {text!r} is ambiguous: it could mean {text.replace(',', '').replace('.', '')} "
+                          f"or a number with decimals.",
+                          hint=f'write whole euros without separators, e.g. "{_whole(text)}"; cents after a dot: "2500.50"')
     try:
-        amount = Decimal(str(value))
+        amount = Decimal(text)
     except (InvalidOperation, ValueError):
-        raise ConfigError(f"{key} must be a number like \"2500\".") from None
+        raise ConfigError(f"{key} must be an amount like \"2500\".", hint=example) from None
     if not amount.is_finite() or amount <= 0:
-        raise ConfigError(f"{key} must be more than zero.")
+        raise ConfigError(f"{key} must be more than zero.", hint=example)
     return amount
+
+
+def _whole(text: str) -> str:
+    """"2.500" → "2500": the reading a German-speaking organiser most likely meant."""
+    digits = re.sub(r"[.,]", "", text)
+    return digits if digits.isdigit() else "2500"
 
 
 def _limit(value, key: str):

@@ -23,6 +23,11 @@ class PledgeboxError(Exception):
 class ConfigError(PledgeboxError):
     """The campaign configuration is not usable:"""
 
+    hint = "correct it in campaign.toml, then start again (data/campaign.example.toml shows every key)"
+    # EX_CONFIG from sysexits.h: the unit's RestartPreventExitStatus= names it, so systemd does not
+    # restart a server that cannot start until someone edits its settings.
+    exit_code = 78
+
 
 class UsageError(PledgeboxError):
     """Wrong use of the command:"""

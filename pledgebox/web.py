@@ -263,6 +263,7 @@ class PrivateKeyInData(PledgeboxError):
     """A private organiser identity is in the data folder; the server must hold only public keys:"""
 
     hint = "move it to the organisers' own machine (and keep a backup there), then start again"
+    exit_code = 78  # as a ConfigError: systemd must not restart until someone moves the file
 
 
 def build_app(config, *, clock=time.time, bundle_url: str = "") -> App:

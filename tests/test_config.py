@@ -38,7 +38,8 @@ def test_bad_config_names_the_key(write, identity, change, key):
     folder = write(change(campaign_toml([identity])))
     with pytest.raises(ConfigError) as err:
         config.load(folder)
-    assert key in err.value.message
+    assert key in err.value.message + err.value.hint
+    assert err.value.hint and err.value.exit_code == 78
 
 
 def test_broken_toml_names_the_file(write):

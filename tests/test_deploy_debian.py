@@ -2,14 +2,15 @@
 
 from __future__ import annotations
 
-import re
 import shutil
 import subprocess
+import sys
 from pathlib import Path
 
 import pytest
 
 from pledgebox import ROOT
+from pledgebox.errors import ConfigError
 
 DEPLOY = ROOT / "deploy"
 SOCKET = "/run/pledgebox/app.sock"
@@ -68,3 +69,51 @@ def test_the_readme_installs_and_reloads_the_override_and_shows_denials():
     assert "deploy/apparmor-system_tor >> /etc/apparmor.d/local/system_tor" in onion_guide
     assert "apparmor_parser -r /etc/apparmor.d/system_tor" in onion_guide
     assert "journalctl -k | grep DENIED" in onion_guide
+
+
+# -- a campaign that is missing or wrong stops the service instead of a restart loop --------------
+
+def unit_directives() -> dict[str, list[str]]:
+    found: dict[str, list[str]] = {}
+    for line in (DEPLOY / "pledgebox.service").read_text(encoding="utf-8").splitlines():
+        if "=" in line and not line.lstrip().startswith("#"):
+            key, _, value = line.partition("=")
+            found.setdefault(key.strip(), []).append(value.strip())
+    return found
+
+
+def serve_as_the_unit_does(data: Path, tmp_path: Path) -> subprocess.CompletedProcess:
+    """`app.py serve` with the unit's arguments, on a socket in tmp_path."""
+    return subprocess.run([sys.executable, str(ROOT / "app.py"), "serve", "--data", str(data),
+                           "--unix-socket", str(tmp_path / "app.sock")],
+                          capture_output=True, text=True, timeout=60)
+
+
+@pytest.mark.parametrize("campaign, says", [
+    (None, "campaign.toml is missing"),
+    ("[campaign]\nid = \"x\"\ngoal = \u201c2500\u201d\n", "line 3, column 8"),
+    ("[campaign]\ndealine = 2026-12-31\n", "did you mean deadline?"),
+])
+def test_a_missing_or_wrong_campaign_exits_with_the_status_the_unit_does_not_restart_on(tmp_path, campaign, says):
+    data = tmp_path / "data"
+    data.mkdir()
+    if campaign is not None:
+        (data / "campaign.toml").write_text(campaign, encoding="utf-8")
+    done = serve_as_the_unit_does(data, tmp_path)
+    assert done.returncode == ConfigError.exit_code == 78, done.stderr
+    assert unit_directives()["RestartPreventExitStatus"] == [str(ConfigError.exit_code)]
+    assert unit_directives()["Restart"] == ["on-failure"]
+    # The journal's last lines say what is wrong and what to do.
+    lines = done.stderr.splitlines()
+    assert lines[0].startswith("pledgebox: error: ") and says in done.stderr
+    assert lines[-1].startswith("pledgebox: hint: ")
+    assert not (tmp_path / "app.sock").exists()
+
+
+def test_the_missing_campaign_hint_names_the_file_and_the_restart(tmp_path):
+    data = tmp_path / "data"
+    data.mkdir()
+    done = serve_as_the_unit_does(data, tmp_path)
+    hint = done.stderr.splitlines()[-1]
+    assert f"copy data/campaign.example.toml to {data / 'campaign.toml'}" in hint
+    assert "systemctl restart pledgebox" in hint

@@ -311,7 +311,7 @@ def test_build_refuses_the_demo_campaign(capsys, tmp_path, keyfile, passfile):
     out = tmp_path / "out"
     code, _, err = run(capsys, "mirror", "build", out, "--identity", keyfile, "--passphrase-file", passfile,
                        "--data", tmp_path / "empty")
-    assert code == 1 and "campaign.toml is missing" in err
+    assert code == 78 and "campaign.toml is missing" in err
     assert not out.exists()
 
 

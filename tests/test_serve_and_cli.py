@@ -136,22 +136,22 @@ def test_serve_refuses_a_private_identity_in_data(data_dir, identity):
     nested.mkdir(parents=True)
     identity.save(nested / "organiser.key", PASSPHRASE, scrypt_n=FAST_SCRYPT)
     res = run_cli("serve", "--data", str(data_dir), "--port", str(free_port()))
-    assert res.returncode == 1
+    assert res.returncode == 78
     assert "pledgebox: error: A private organiser identity is in the data folder" in res.stderr
     assert "organiser.key" in res.stderr and "hint:" in res.stderr
 
 
 def test_demo_serves_only_on_loopback(tmp_path):
     res = run_cli("serve", "--data", str(tmp_path), "--host", "0.0.0.0")
-    assert res.returncode == 2 and "demo campaign" in res.stderr and "campaign.example.toml" in res.stderr
+    assert res.returncode == 78 and "demo campaign" in res.stderr and "campaign.example.toml" in res.stderr
     res = run_cli("serve", "--data", str(tmp_path), "--unix-socket", str(tmp_path / "s"))
-    assert res.returncode == 2
+    assert res.returncode == 78
 
 
 def test_bad_config_names_the_key(tmp_path):
     (tmp_path / "campaign.toml").write_text("[campaign]\nid = 'x'\ngoal = 'lots'\n")
     res = run_cli("serve", "--data", str(tmp_path))
-    assert res.returncode == 1 and "campaign.goal" in res.stderr
+    assert res.returncode == 78 and "campaign.goal" in res.stderr
 
 
 def test_waitress_settings_for_hostile_clients():
