@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import sys
 import threading
 import time
@@ -456,6 +457,10 @@ def check_page(site: Site, lang: str, pledge, values: dict, token: str, notice: 
 def receipt_page(site: Site, lang: str, pledge, reference: str) -> str:
     """The receipt: the reference and how to pay, with a GiroCode for SEPA."""
     method = site.config.method(pledge.method)
+    if site.config.demo:
+        # The demo's payment details are visible placeholders, in the page's language.
+        shown = site.catalogs[lang]("receipt.demo_placeholder")
+        method = dataclasses.replace(method, beneficiary=shown, address=shown)
     qr, qr_size, iban = "", 0, ""
     if method.kind == "sepa":
         iban = " ".join(method.iban[i:i + 4] for i in range(0, len(method.iban), 4))

@@ -36,7 +36,7 @@
 <p>{{t('site.organiser_keys')}}</p>
 <ul>
 % for name, fp in fingerprints:
-<li>{{name}}: <span class="mono">{{fp}}</span></li>
+<li>{{t('site.demo_organiser') if demo else name}}: <span class="mono">{{fp}}</span></li>
 % end
 </ul>
 % end

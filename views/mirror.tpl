@@ -19,7 +19,7 @@
 <p>{{t('mirror.fingerprints')}}</p>
 <ul>
 % for name, signer, fp in signers:
-<li>{{name}}: <span class="mono">{{fp}}</span></li>
+<li>{{t('site.demo_organiser') if demo else name}}: <span class="mono">{{fp}}</span></li>
 % end
 </ul>
 % end
