@@ -8,6 +8,10 @@
 #   chromium, chromium-driver
 #        - the browser tests (tests/browser/) drive Debian's Chromium with
 #          JavaScript off through /usr/bin/chromedriver.
+#   firefox-esr
+#        - tests/browser/test_firefox_safest.py and the onion test drive Debian's
+#          Firefox ESR at Tor Browser's Safest level through Marionette
+#          (marionette-driver from PyPI, in the test extras; no geckodriver).
 #   w3m  - the text-browser tests dump every page with `w3m -dump`.
 #   zbar-tools
 #        - zbarimg decodes the receipt's GiroCode back to its EPC069-12 payload.
@@ -38,6 +42,7 @@ PACKAGES=(
   "tor:tor-gencert"
   "chromium:chromium"
   "chromium-driver:chromedriver"
+  "firefox-esr:firefox-esr"
   "w3m:w3m"
   "zbar-tools:zbarimg"
   "default-jre-headless:java"

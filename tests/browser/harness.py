@@ -41,6 +41,22 @@ SETTLE = 0.25  # seconds to let a late subresource fetch (a favicon, say) show i
 PAGE_TIMEOUT = 15
 CSP_WORDS = ("Content Security Policy", "Refused to")
 
+# What the donor types, and how the page must show it back.
+DONOR = {
+    "en": {"bad": "twenty", "good": "1,000.50", "shown": "€1,000.50", "pseudonym": "Лиса",
+           "message": "For the letter evenings."},
+    "de": {"bad": "zwanzig", "good": "1.000,50", "shown": "1.000,50\u00a0€", "pseudonym": "Füchsin",
+           "message": "Für die Briefabende – Solidarität!"},
+}
+GOAL, DAYS_LEFT, PERCENT = Decimal("2500"), 36, 69  # the test campaign on 2026-11-25, TOTALS published
+
+
+def widget_figures(t) -> tuple[str, ...]:
+    """The widget's sentences for the test campaign, as WebDriver reports them (a no-break space as a plain one)."""
+    return tuple(s.replace("\u00a0", " ") for s in (
+        t("widget.percent", percent=PERCENT, goal=t.money(GOAL)), t("widget.reached", amount=t.money(TOTALS.raised)),
+        t("widget.pledged", amount=t.money(TOTALS.pledged)), t.plural("widget.days_left", DAYS_LEFT)))
+
 
 def require(path: Path, what: str) -> Path:
     """The tool at path, or a failing test (never a skip) that says how to install it."""
@@ -66,11 +82,23 @@ class Counted:
         self.app = app
         self.lock = threading.Lock()
         self.requests: list[tuple[str, str]] = []
+        self.statuses: dict[int, int] = {}  # request's index -> the status the app answered
 
     def __call__(self, environ, start_response):
         with self.lock:
+            index = len(self.requests)
             self.requests.append((environ["REQUEST_METHOD"], environ.get("PATH_INFO", "")))
-        return self.app(environ, start_response)
+
+        def noted(status, headers, *exc_info):
+            self.statuses[index] = int(status[:3])
+            return start_response(status, headers, *exc_info)
+
+        return self.app(environ, noted)
+
+    def statuses_since(self, mark: int) -> list[int | None]:
+        """The statuses answered to the requests after `mark`."""
+        with self.lock:
+            return [self.statuses.get(i) for i in range(mark, len(self.requests))]
 
     def since(self, mark: int) -> list[tuple[str, str]]:
         """The requests that arrived after `mark` (a length of `requests` taken earlier)."""

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import re
 import time
-from decimal import Decimal
 
 import pytest
 from selenium.webdriver.common.by import By
@@ -13,20 +12,12 @@ from selenium.webdriver.common.keys import Keys
 from pledgebox.pledges import normalize_reference
 from pledgebox.store import Store
 
-from .harness import (CSP_WORDS, LANGS, SETTLE, SIZES, TOTALS, Visit, focused, layout_problems, press, screenshot, select_all,
-                      tab_through, tab_to)
+from .harness import (CSP_WORDS, DONOR, LANGS, SETTLE, SIZES, Visit, focused, layout_problems, press, screenshot,
+                      select_all, tab_through, tab_to, widget_figures)
 
 pytestmark = pytest.mark.browser
 
-# What the donor types, and how the page must show it back.
-DONOR = {
-    "en": {"bad": "twenty", "good": "1,000.50", "shown": "€1,000.50", "pseudonym": "Лиса",
-           "message": "For the letter evenings."},
-    "de": {"bad": "zwanzig", "good": "1.000,50", "shown": "1.000,50\u00a0€", "pseudonym": "Füchsin",
-           "message": "Für die Briefabende – Solidarität!"},
-}
 SCREENSHOT_SIZES = ("desktop", "phone")
-GOAL, DAYS_LEFT, PERCENT = Decimal("2500"), 36, 69  # the test campaign on 2026-11-25, TOTALS published
 
 
 def text(driver, css: str) -> str:
@@ -79,12 +70,8 @@ def test_pledge_with_the_keyboard(browsers, served, lang, size):
     widget = driver.find_element(By.CSS_SELECTOR, ".widget")
     assert widget.is_displayed() and widget.size["height"] > 50
     figures = widget.text
-    for expected in (t("widget.percent", percent=PERCENT, goal=t.money(GOAL)),
-                     t("widget.reached", amount=t.money(TOTALS.raised)),
-                     t("widget.pledged", amount=t.money(TOTALS.pledged)),
-                     t.plural("widget.days_left", DAYS_LEFT)):
-        # WebDriver reports a no-break space as a plain one.
-        assert expected.replace("\u00a0", " ") in figures, f"{expected!r} not in the widget: {figures!r}"
+    for expected in widget_figures(t):
+        assert expected in figures, f"{expected!r} not in the widget: {figures!r}"
     assert driver.find_element(By.CSS_SELECTOR, ".widget progress").is_displayed()
     assert t("appeal.heading") in driver.find_element(By.TAG_NAME, "main").text
     assert driver.find_element(By.ID, "pledge").is_displayed()
