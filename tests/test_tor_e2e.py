@@ -16,6 +16,7 @@ import time
 
 import pytest
 
+from browser.firefox import Firefox, decode_qr, fill_pledge, safest_problems
 from conftest import FAST_SCRYPT, PASSPHRASE, campaign_toml
 from pledgebox import ROOT, cli
 from tornet import fetch, start_tor_network
@@ -74,6 +75,18 @@ def test_appeal_through_the_onion(onion_site, lang, title, sentence):
         assert headers.get(name) is None, name
 
 
+def review_json(data, base, identities, name: str) -> list[dict]:
+    """Collect the sealed pledges, review them with the organiser's key: the pledges as the JSON report gives them."""
+    out, key, passfile, report = (base / f"{name}.sealed", base / f"{name}.identity", base / f"{name}.pass",
+                                  base / f"{name}.json")
+    assert cli.main(["collect", "--data", str(data), "--out", str(out)]) == 0
+    identities[0].save(key, PASSPHRASE, scrypt_n=FAST_SCRYPT)
+    passfile.write_bytes(PASSPHRASE)
+    assert cli.main(["review", str(out), "--identity", str(key), "--passphrase-file", str(passfile),
+                     "--json", str(report)]) == 0
+    return json.loads(report.read_text(encoding="utf-8"))["pledges"]
+
+
 def test_pledge_through_the_onion_is_found_by_review(onion_site, identities):
     net, data, base = onion_site
     status, _h, body = fetch(net.socks_port, f"{net.url}de/pledge", method="POST", body={
@@ -90,14 +103,37 @@ def test_pledge_through_the_onion_is_found_by_review(onion_site, identities):
     reference = re.search(r'class="reference"[^>]*>([^<]+)<', receipt).group(1)
     assert "data:image/png;base64," in receipt and "1.234,50" in receipt
 
-    out = base / "collected.sealed"
-    assert cli.main(["collect", "--data", str(data), "--out", str(out)]) == 0
-    key, passfile, report = base / "org.identity", base / "pass", base / "review.json"
-    identities[0].save(key, PASSPHRASE, scrypt_n=FAST_SCRYPT)
-    passfile.write_bytes(PASSPHRASE)
-    assert cli.main(["review", str(out), "--identity", str(key), "--passphrase-file", str(passfile),
-                     "--json", str(report)]) == 0
-    [pledge] = json.loads(report.read_text(encoding="utf-8"))["pledges"]
+    [pledge] = review_json(data, base, identities, "collected")
     assert pledge["reference"] == reference
     assert pledge["amount"] == "1234.50" and pledge["designation"] == "abc-irkutsk"
     assert pledge["message"] == MESSAGE and pledge["pseudonym"] == "Ёж"
+
+
+def test_firefox_at_safest_pledges_through_the_onion(onion_site, identities, tmp_path):
+    """Firefox ESR with the Safest profile, through the network's SOCKS port to the onion address: the donor
+    pledges in German; the organisers collect and review, and the pledge is there, byte for byte."""
+    net, data, base = onion_site
+    typed = {"amount": "1.234,50", "designation": "solidarity-zone", "method": "sepa", "pseudonym": "Ёжик 🦔",
+             "message": "Свободу! Grüße aus Tor, mit „Anführungszeichen“ – 🙂"}
+    browser = Firefox(tmp_path / "profile", (1450, 960), {"network.proxy.socks_port": net.socks_port})
+    try:
+        m = browser.m
+        browser.navigated(lambda: m.navigate(f"{net.url}de/"))
+        assert m.get_url() == f"{net.url}de/" and m.title.startswith("Unterstützt Antiautoritäre")
+        fill_pledge(m, **typed)
+        browser.navigated(lambda: m.find_element("css selector", "form#pledge button").click())
+        assert m.find_element("css selector", "h1").text == "Prüfe deine Zusage"
+        time.sleep(2.1)  # the token's minimum age: a person reads the check page first
+        browser.navigated(lambda: m.find_element("css selector", "main form button").click())
+        assert m.get_url() == f"{net.url}de/pledge/confirm"
+        reference = m.find_element("css selector", ".reference").text
+        qr = m.find_element("css selector", "img.qr")
+        assert decode_qr(m.screenshot(element=qr, format="binary"))[-1] == reference
+        assert not safest_problems(m) and not browser.csp_violations()
+    finally:
+        browser.quit()
+
+    [pledge] = [p for p in review_json(data, base, identities, "firefox") if p["reference"] == reference]
+    assert (pledge["amount"], pledge["designation"], pledge["method"]) == ("1234.50", "solidarity-zone", "sepa")
+    for field in ("pseudonym", "message"):
+        assert pledge[field].encode("utf-8") == typed[field].encode("utf-8"), field

@@ -170,6 +170,16 @@ class Firefox:
         """document.readyState of the page (read by Marionette, not by the page)."""
         return self.m.execute_script("return document.readyState", sandbox="system")
 
+    def navigated(self, action, timeout: float = 60) -> None:
+        """Run `action` (a click or keys that leave the page) and wait until the next page has loaded."""
+        old = self.m.find_element("tag name", "html") if self.m.get_url().startswith("http") else None
+        action()
+        deadline = time.monotonic() + timeout
+        while (old is not None and not _stale(old)) or self.ready_state() != "complete":
+            if time.monotonic() > deadline:
+                raise TimeoutError(f"the page after {self.m.get_url()} did not load within {timeout} s")
+            time.sleep(0.05)
+
     def viewport(self) -> tuple[int, int]:
         """The content area's size in CSS pixels (read by Marionette, not by the page)."""
         return tuple(self.m.execute_script("return [window.innerWidth, window.innerHeight]", sandbox="system"))
@@ -191,6 +201,24 @@ class Firefox:
                 self.process.wait(5)
         self.log.close()
 
+
+
+def fill_pledge(m, *, amount: str, designation: str, method: str, pseudonym: str, message: str) -> None:
+    """Fill in the pledge form on the page in front of Marionette (what was in a field is replaced)."""
+    for field, value in (("amount", amount), ("pseudonym", pseudonym), ("message", message)):
+        element = m.find_element("id", field)
+        element.clear()
+        element.send_keys(value)
+    for name, value in (("designation", designation), ("method", method)):
+        m.find_element("css selector", f"input[name={name}][value={value}]").click()
+
+
+def _stale(element) -> bool:
+    try:
+        element.tag_name
+    except Exception:  # noqa: BLE001 - marionette raises StaleElement (or NoSuchElement) here
+        return True
+    return False
 
 
 # Elements that need what Safest turns off (or that the CSP would refuse): scripts, SVG, MathML, plugins,

@@ -18,7 +18,7 @@ import pytest
 from pledgebox.pledges import normalize_reference
 from pledgebox.store import Store
 
-from .firefox import SAFEST_PREFS, Firefox, decode_qr, safest_problems
+from .firefox import SAFEST_PREFS, Firefox, decode_qr, fill_pledge, safest_problems
 from .harness import DONOR, LANGS, PAGE_TIMEOUT, SCREENSHOTS, SETTLE, Served, widget_figures
 
 pytestmark = pytest.mark.browser
@@ -56,12 +56,7 @@ class Visit:
         m = self.browser.m
         self.browser.clear_console()
         mark = len(self.served.counted.requests)
-        old = m.find_element("tag name", "html") if m.get_url().startswith("http") else None
-        action()
-        deadline = time.monotonic() + PAGE_TIMEOUT
-        while (old is not None and not _stale(old)) or self.browser.ready_state() != "complete":
-            assert time.monotonic() < deadline, f"{method} {path}: the page did not load"
-            time.sleep(0.05)
+        self.browser.navigated(action, PAGE_TIMEOUT)
         time.sleep(SETTLE)
         assert m.get_url() == self.served.url(path), f"{method} {path}: Firefox is at {m.get_url()}"
         assert self.served.counted.since(mark) == [(method, path)], \
@@ -73,14 +68,6 @@ class Visit:
     def get(self, path: str, status: int = 200) -> None:
         """Open a page by its address."""
         self(lambda: self.browser.m.navigate(self.served.url(path)), "GET", path, status)
-
-
-def _stale(element) -> bool:
-    try:
-        element.tag_name
-    except Exception:  # noqa: BLE001 - marionette raises StaleElement (or NoSuchElement) here
-        return True
-    return False
 
 
 def text(m, css: str) -> str:
@@ -174,11 +161,8 @@ def test_pledge_in_firefox_at_safest(firefoxes, served, lang, size):
     screenshot(browser, f"error-{lang}-{size}")
 
     # Fixed; a group, a pseudonym and a message; sent.
-    amount.clear()
-    amount.send_keys(donor["good"])
-    m.find_element("css selector", "input[name=designation][value=abc-irkutsk]").click()
-    m.find_element("id", "pseudonym").send_keys(donor["pseudonym"])
-    m.find_element("id", "message").send_keys(donor["message"])
+    fill_pledge(m, amount=donor["good"], designation="abc-irkutsk", method="sepa", pseudonym=donor["pseudonym"],
+                message=donor["message"])
     visit(lambda: m.find_element("css selector", "form#pledge button").click(), "POST", f"/{lang}/pledge")
     assert text(m, "h1") == t("check.title")
     facts = text(m, "dl.facts")
