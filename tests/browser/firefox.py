@@ -16,6 +16,8 @@ from pathlib import Path
 
 import pytest
 
+from .harness import stale
+
 FIREFOX = Path("/usr/bin/firefox-esr")
 INSTALL_HINT = ("run `bash scripts/install-system-deps.sh` (Debian's firefox-esr) and "
                 "`pip install -e '.[test]'` (marionette-driver)")
@@ -175,7 +177,7 @@ class Firefox:
         old = self.m.find_element("tag name", "html") if self.m.get_url().startswith("http") else None
         action()
         deadline = time.monotonic() + timeout
-        while (old is not None and not _stale(old)) or self.ready_state() != "complete":
+        while (old is not None and not stale(old)) or self.ready_state() != "complete":
             if time.monotonic() > deadline:
                 raise TimeoutError(f"the page after {self.m.get_url()} did not load within {timeout} s")
             time.sleep(0.05)
@@ -211,14 +213,6 @@ def fill_pledge(m, *, amount: str, designation: str, method: str, pseudonym: str
         element.send_keys(value)
     for name, value in (("designation", designation), ("method", method)):
         m.find_element("css selector", f"input[name={name}][value={value}]").click()
-
-
-def _stale(element) -> bool:
-    try:
-        element.tag_name
-    except Exception:  # noqa: BLE001 - marionette raises StaleElement (or NoSuchElement) here
-        return True
-    return False
 
 
 # Elements that need what Safest turns off (or that the CSP would refuse): scripts, SVG, MathML, plugins,

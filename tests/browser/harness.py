@@ -51,6 +51,12 @@ DONOR = {
 GOAL, DAYS_LEFT, PERCENT = Decimal("2500"), 36, 69  # the test campaign on 2026-11-25, TOTALS published
 
 
+def other_pages(t, lang: str) -> tuple[tuple[str, int, str], ...]:
+    """(path, status, heading) of the pages besides the pledge flow: privacy, mirrors, a missing page."""
+    return ((f"/{lang}/privacy", 200, t("privacy.title")), (f"/{lang}/mirror", 200, t("mirror.title")),
+            (f"/{lang}/no-such-page", 404, t("site.not_found_title")))
+
+
 def widget_figures(t) -> tuple[str, ...]:
     """The widget's sentences for the test campaign, as WebDriver reports them (a no-break space as a plain one)."""
     return tuple(s.replace("\u00a0", " ") for s in (
@@ -207,7 +213,7 @@ class Visit:
         old = driver.find_element("tag name", "html") if driver.current_url.startswith("http") else None
         action()
         if old is not None:
-            WebDriverWait(driver, PAGE_TIMEOUT).until(lambda d: _stale(old))
+            WebDriverWait(driver, PAGE_TIMEOUT).until(lambda d: stale(old))
         WebDriverWait(driver, PAGE_TIMEOUT).until(
             lambda d: d.execute_script("return document.readyState") == "complete")
         time.sleep(SETTLE)
@@ -227,10 +233,11 @@ class Visit:
         self(lambda: self.driver.get(self.served.url(path)), "GET", path, status)
 
 
-def _stale(element) -> bool:
+def stale(element) -> bool:
+    """Whether a WebDriver element is gone (its page was left)."""
     try:
         element.tag_name
-    except Exception:  # noqa: BLE001 - selenium raises StaleElementReference (or NoSuchElement) here
+    except Exception:  # noqa: BLE001 - selenium and marionette raise StaleElementReference (or NoSuchElement)
         return True
     return False
 

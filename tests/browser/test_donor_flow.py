@@ -12,8 +12,8 @@ from selenium.webdriver.common.keys import Keys
 from pledgebox.pledges import normalize_reference
 from pledgebox.store import Store
 
-from .harness import (CSP_WORDS, DONOR, LANGS, SETTLE, SIZES, Visit, focused, layout_problems, press, screenshot,
-                      select_all, tab_through, tab_to, widget_figures)
+from .harness import (CSP_WORDS, DONOR, LANGS, SETTLE, SIZES, Visit, focused, layout_problems, other_pages, press,
+                      screenshot, select_all, tab_through, tab_to, widget_figures)
 
 pytestmark = pytest.mark.browser
 
@@ -146,9 +146,7 @@ def test_other_pages_one_request_each(browsers, served, lang, size):
     driver = browsers.get(size)
     visit = Visit(driver, served)
     t = served.t[lang]
-    for path, status, heading in ((f"/{lang}/privacy", 200, t("privacy.title")),
-                                  (f"/{lang}/mirror", 200, t("mirror.title")),
-                                  (f"/{lang}/no-such-page", 404, t("site.not_found_title"))):
+    for path, status, heading in other_pages(t, lang):
         visit.get(path, status)
         assert text(driver, "h1") == heading
         person_checks(driver, f"{path} ({size})")

@@ -19,7 +19,7 @@ from pledgebox.pledges import normalize_reference
 from pledgebox.store import Store
 
 from .firefox import SAFEST_PREFS, Firefox, decode_qr, fill_pledge, safest_problems
-from .harness import DONOR, LANGS, PAGE_TIMEOUT, SCREENSHOTS, SETTLE, Served, widget_figures
+from .harness import DONOR, LANGS, PAGE_TIMEOUT, SCREENSHOTS, SETTLE, Served, other_pages, widget_figures
 
 pytestmark = pytest.mark.browser
 
@@ -190,8 +190,6 @@ def test_other_pages_in_firefox_at_safest(firefoxes, served, lang):
     browser = firefoxes("phone")
     visit = Visit(browser, served)
     t = served.t[lang]
-    for path, status, heading in ((f"/{lang}/privacy", 200, t("privacy.title")),
-                                  (f"/{lang}/mirror", 200, t("mirror.title")),
-                                  (f"/{lang}/no-such-page", 404, t("site.not_found_title"))):
+    for path, status, heading in other_pages(t, lang):
         visit.get(path, status)
         assert text(browser.m, "h1") == heading
