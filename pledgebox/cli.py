@@ -26,9 +26,10 @@ def cmd_serve(args) -> int:
                              also="Without it this is the demo campaign, which only serves on 127.0.0.1.")
     app = web.build_app(cfg)  # refuses a private identity under data/
     app.site.prepare(workers=args.workers)
-    serve.run(app, workers=args.workers, **serve.settings(
-        host=args.host, port=args.port, unix_socket=args.unix_socket, threads=args.threads, workers=args.workers,
-        behind_https_proxy=args.behind_https_proxy))
+    where = serve.settings(host=args.host, port=args.port, unix_socket=args.unix_socket, threads=args.threads,
+                           workers=args.workers, behind_https_proxy=args.behind_https_proxy)
+    serve.run(app, workers=args.workers, proxy_protocol=args.proxy_protocol, housekeeping=app.site.circuits.sweep,
+              **where)
     return 0
 
 
@@ -37,6 +38,7 @@ def add_serve(sub) -> None:
     sp = _command(sub, "serve", cmd_serve, "serve the site with waitress", """
 python app.py serve                                  # http://127.0.0.1:8080/
 python app.py serve --unix-socket /run/pledgebox/app.sock   # behind a Tor onion service
+python app.py serve --unix-socket /run/pledgebox/app.sock --proxy-protocol   # with HiddenServiceExportCircuitID
 python app.py serve --host 127.0.0.1 --port 8081 --behind-https-proxy""")
     where = sp.add_mutually_exclusive_group()
     where.add_argument("--host", default="127.0.0.1", help="address to listen on (default 127.0.0.1)")
@@ -49,6 +51,9 @@ python app.py serve --host 127.0.0.1 --port 8081 --behind-https-proxy""")
                          f"or {serve.WORKER_THREADS} per worker with --workers)")
     sp.add_argument("--behind-https-proxy", action="store_true",
                     help="trust X-Forwarded-Proto from a reverse proxy on 127.0.0.1 (for HSTS and Onion-Location)")
+    sp.add_argument("--proxy-protocol", action="store_true",
+                    help="every connection begins with a PROXY v1 line (tor's HiddenServiceExportCircuitID haproxy): "
+                         "limits apply per Tor circuit; a connection without a valid line is closed")
 
 
 MAX_WORKERS = 64

@@ -69,6 +69,9 @@ class Limits:
     token_min_age: int = 2  # seconds: faster than a person can read the check page
     token_max_age: int = 6 * 3600  # generous: slow Tor loads, a coffee break
     confirms_per_minute: int = 600
+    # Per Tor circuit (serve --proxy-protocol); the global cap above stays as a backstop.
+    circuit_confirms_per_minute: int = 10
+    circuit_check_pages_per_minute: int = 30
     max_pending: int = 50000
     max_pending_mb: int = 256  # the same cap in bytes: large records fill a disk faster
 

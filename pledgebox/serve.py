@@ -14,15 +14,18 @@ import sys
 from .errors import PledgeboxError
 
 # Measured (bench/run.py, and issue notes): 16 threads hold throughput at 64 keep-alive
-# clients where waitress's default 4 collapse; 1000 connections with poll() keep slow
-# clients from locking out new visitors (the default 100 does not).
+# clients where waitress's default 4 collapse. CONNECTIONS per process with poll(): new GETs
+# stay under a second with that many trickling connections held (bench/run.py); at the limit
+# the longest-waiting connections are closed instead of accepting none (connections.py).
+CONNECTIONS = 10000
+FD_RESERVE = 256  # open files besides the connections: the store, pipes, libraries
 WAITRESS = {
     "threads": 16,
-    "connection_limit": 1000,
+    "connection_limit": CONNECTIONS,
     "asyncore_use_poll": True,
     "backlog": 1024,
-    "channel_timeout": 30,  # drop idle or trickling connections after 30 s
-    "cleanup_interval": 10,
+    "channel_timeout": 30,  # drop connections silent for 30 s (connections.py: deadlines for trickling ones)
+    "cleanup_interval": 1,  # how often deadlines are looked at
     "max_request_header_size": 16 * 1024,
     # The app answers bodies over 16 KB with its own 413 page; waitress refuses
     # anything larger than this outright, before reading it.
@@ -57,12 +60,16 @@ def is_loopback(host: str) -> bool:
         return False
 
 
-def raise_fd_limit() -> None:
-    """Allow enough open files for connection_limit sockets."""
+def raise_fd_limit(connections: int = CONNECTIONS) -> int:
+    """Allow open files for `connections` sockets if the hard limit lets us; the connections that fit."""
     soft, hard = resource.getrlimit(resource.RLIMIT_NOFILE)
-    wanted = min(hard, 4096) if hard != resource.RLIM_INFINITY else 4096
+    wanted = connections + FD_RESERVE
+    if hard != resource.RLIM_INFINITY:
+        wanted = min(hard, wanted)
     if soft < wanted:
         resource.setrlimit(resource.RLIMIT_NOFILE, (wanted, hard))
+        soft = wanted
+    return max(1, min(connections, soft - FD_RESERVE))
 
 
 # Per worker of `serve --workers N`: the work is mostly CPU (sealing, the QR code), and more
@@ -89,13 +96,20 @@ def settings(*, host: str = "", port: int = 0, unix_socket: str = "", threads: i
     return kw
 
 
-def run(app, *, workers: int = 1, **kw) -> None:
-    """Serve until interrupted; print only where it listens, never anything about clients."""
+def run(app, *, workers: int = 1, proxy_protocol: bool = False, housekeeping=None, **kw) -> None:
+    """Serve until interrupted; print only where it listens, never anything about clients.
+
+    proxy_protocol: every connection must begin with a PROXY v1 line (tor's
+    HiddenServiceExportCircuitID haproxy); housekeeping: called every second or so.
+    """
     import logging
 
     import waitress
 
-    raise_fd_limit()
+    from . import connections
+
+    kw["connection_limit"] = raise_fd_limit(kw.get("connection_limit", CONNECTIONS))
+    reading = {"proxy_protocol": proxy_protocol, "housekeeping": housekeeping}
     # waitress logs only its own events (no access log), and only warnings are kept. Not even its
     # "Task queue depth" warnings: one comes whenever every thread is busy, and the journal's time
     # stamp on each would record when visitors came.
@@ -112,12 +126,15 @@ def run(app, *, workers: int = 1, **kw) -> None:
             raise CannotListen(f"{where}: {exc.strerror}.") from None
         print(f"pledgebox: serving on {where} with {workers} worker processes (Ctrl+C stops)",
               file=sys.stderr, flush=True)
-        supervise(app, socks, {k: v for k, v in kw.items() if k not in _WHERE}, workers)
+        supervise(app, socks, {k: v for k, v in kw.items() if k not in _WHERE}, workers, reading)
         return
+    socket_map: dict = {}
     try:
-        server = waitress.create_server(app, **kw)  # binds now, so a busy port is an error, not a traceback
+        # Binds now, so a busy port is an error, not a traceback.
+        server = waitress.create_server(app, map=socket_map, **kw)
     except OSError as exc:
         raise CannotListen(f"{where}: {exc.strerror}.") from None
+    connections.attach(socket_map, **reading)
     print(f"pledgebox: serving on {where} (Ctrl+C stops)", file=sys.stderr, flush=True)
     try:
         server.run()
@@ -262,7 +279,7 @@ class Balance:
         Wake(self._wake[slot][0], map=socket_map)  # waitress keeps its own copy of the fd
 
 
-def supervise(app, socks: list[socket.socket], kw: dict, workers: int) -> None:
+def supervise(app, socks: list[socket.socket], kw: dict, workers: int, reading: dict | None = None) -> None:
     """Fork `workers` processes serving on socks; replace any that dies; stop them all on a signal.
 
     Forking after the app is built shares its pages and keys; the store, tokens and rate
@@ -296,7 +313,7 @@ def supervise(app, socks: list[socket.socket], kw: dict, workers: int) -> None:
                     signal.signal(signal.SIGINT, signal.default_int_handler)
                     signal.signal(signal.SIGHUP, signal.SIG_DFL)
                     signal.pthread_sigmask(signal.SIG_UNBLOCK, signals)
-                    _serve_worker(app, socks, kw, alive_r, balance, slot)
+                    _serve_worker(app, socks, kw, alive_r, balance, slot, reading or {})
                     code = 0
                 finally:
                     os._exit(code)
@@ -344,11 +361,14 @@ def supervise(app, socks: list[socket.socket], kw: dict, workers: int) -> None:
         raise WorkersFailing(f"{len(deaths)} exited within {CRASH_WINDOW:g} s.")
 
 
-def _serve_worker(app, socks: list[socket.socket], kw: dict, alive_fd: int, balance: Balance, slot: int) -> None:
+def _serve_worker(app, socks: list[socket.socket], kw: dict, alive_fd: int, balance: Balance, slot: int,
+                  reading: dict) -> None:
     """One worker: waitress on the shared socket until told to stop or the supervisor is gone."""
     import threading
 
     import waitress
+
+    from . import connections
 
     def watch_supervisor() -> None:
         while os.read(alive_fd, 1):
@@ -360,6 +380,7 @@ def _serve_worker(app, socks: list[socket.socket], kw: dict, alive_fd: int, bala
     # Should a wake-up (Balance) ever cross with a change of counts, the worker still looks
     # again within waitress's poll time-out (1 s, whole seconds only: 0 would spin).
     server = waitress.create_server(app, map=socket_map, sockets=socks, **kw)
+    connections.attach(socket_map, **reading)
     balance.set(slot, 0)
     balance.attach(socket_map, slot)
     try:

@@ -10,7 +10,7 @@ from datetime import datetime
 
 from bottle import Bottle, HTTPResponse, request, response
 
-from . import campaign, girocode, pledges, sealing
+from . import campaign, circuits, girocode, pledges, sealing
 from .i18n import LANGS, best_language, catalogs
 from .mirror import ARCHIVE, BUNDLE_URL, published_bundle
 from .errors import PledgeboxError
@@ -37,6 +37,8 @@ class Site:
                         for o in config.organisers if o.signer]
         self.bundle_url = bundle_url
         self.limit = RateLimit(config.limits.confirms_per_minute)
+        self.circuits = circuits.CircuitLimits(config.limits.circuit_confirms_per_minute,
+                                               config.limits.circuit_check_pages_per_minute)
         self.secret_path = config.state_dir / "token.key"
         self._lock = threading.Lock()
         self._tokens: pledges.Tokens | None = None
@@ -162,9 +164,18 @@ class Site:
         _ = self.tokens  # loads (or makes) the token key
         self.store.prepare()
         if workers > 1:
-            self.limit = RateLimit(self.config.limits.confirms_per_minute, shared=True)
+            limits = self.config.limits
+            self.limit = RateLimit(limits.confirms_per_minute, shared=True)
+            self.circuits = circuits.CircuitLimits(limits.circuit_confirms_per_minute,
+                                                   limits.circuit_check_pages_per_minute, shared=True)
             for page in STATIC_PATHS.values():
                 self.page(*page)
+
+    def allow(self, environ: dict, kind: int) -> bool:
+        """The request's circuit's limit of this kind (with --proxy-protocol), then for confirms the global one."""
+        if not self.circuits.allow(environ.get(circuits.ENVIRON_KEY), kind):
+            return False
+        return kind != circuits.CONFIRM or self.limit.allow()
 
     def seal_and_store(self, pledge: pledges.Pledge, nonce: bytes, issued: int) -> str:
         """Seal the pledge to every organiser key and append it durably; return its reference.
@@ -347,6 +358,9 @@ def build_app(config, *, clock=time.time, bundle_url: str = "") -> App:
         pledge, errors = pledges.validate(values, lang, site.config, t)
         if errors:
             return dynamic(400, form_page(site, lang, values, errors))
+        if not site.allow(request.environ, circuits.CHECK):
+            return dynamic(429, form_page(site, lang, values, notice=t("errors.busy_check_text")),
+                           ("Retry-After", RETRY_AFTER))
         return dynamic(200, check_page(site, lang, pledge, values, site.tokens.issue(pledge, site.clock())))
 
     @app.post("/<lang:re:en|de>/pledge/confirm")
@@ -375,7 +389,7 @@ def build_app(config, *, clock=time.time, bundle_url: str = "") -> App:
             # whatever the limits say now, and uses up none of them. The store's files are read
             # only when the rate limit says no: the usual confirm takes the store's lock once.
             record_id = site.tokens.record_id(nonce)
-            if (not site.store.remembers(record_id) and not site.limit.allow()
+            if (not site.store.remembers(record_id) and not site.allow(request.environ, circuits.CONFIRM)
                     and not site.store.known(record_id)):
                 return refused(429, "busy", RETRY_AFTER)
             reference = site.seal_and_store(pledge, nonce, issued)

@@ -46,6 +46,8 @@ class Server:
     def __init__(self, data: Path, *, log_dir: Path | None = None, args: tuple[str, ...] = (),
                  preexec_fn=None):
         self.data = Path(data)
+        # With --proxy-protocol every connection, the readiness probe's too, begins with a PROXY line.
+        self.first_bytes = b"PROXY UNKNOWN\r\n" if "--proxy-protocol" in args else b""
         self.log_dir = Path(log_dir) if log_dir else self.data.parent
         self.args = tuple(args)
         self.preexec_fn = preexec_fn
@@ -88,6 +90,9 @@ class Server:
                 return False
             conn = http.client.HTTPConnection(*self.host, timeout=2)
             try:
+                if self.first_bytes:
+                    conn.sock = socket.create_connection(self.host, timeout=2)
+                    conn.sock.sendall(self.first_bytes)
                 conn.request("GET", "/en/")
                 if conn.getresponse().status == 200:
                     return True

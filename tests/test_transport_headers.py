@@ -183,10 +183,13 @@ def test_tor_accepts_the_torrc(tmp_path):
 def test_the_unit_runs_the_app_on_the_torrc_socket_and_is_hardened():
     unit = directives((DEPLOY / "pledgebox.service").read_text(encoding="utf-8"), "=")
     command = unit["ExecStart"][0]
-    assert re.search(rf" serve --data (\S+) --unix-socket {re.escape(SOCKET)} --workers \d+$", command)
+    assert re.search(rf" serve --data (\S+) --unix-socket {re.escape(SOCKET)} --workers \d+ --proxy-protocol$", command)
     # Arguments the command line accepts (argparse exits on anything else).
     args = cli.parser().parse_args(command.split("app.py ", 1)[1].split())
     assert args.workers >= 1 and str(args.unix_socket) == SOCKET
+    # The PROXY line: tor writes it exactly when the app expects it (either alone fails every connection).
+    torrc = directives((DEPLOY / "torrc").read_text(encoding="utf-8"), " ")
+    assert args.proxy_protocol and torrc["HiddenServiceExportCircuitID"] == ["haproxy"]
     data = command.split(" --data ", 1)[1].split()[0]
     assert unit["RuntimeDirectory"] == ["pledgebox"] and unit["Group"] == ["debian-tor"]
     assert unit["ReadWritePaths"] == [data]  # the data folder, nothing else
