@@ -1,23 +1,22 @@
 """All of pledgebox's benchmarks in one command: `python bench/run.py` prints a table and exits 0.
 
 Figures: page sizes, GET /en/ against a bare waitress app, confirms with fsync at 8/32/64 clients,
-sealing cost, review decrypt rate (bench/review.py), and the server's memory. About two to three minutes.
+the cost of tor's PROXY line (serve --proxy-protocol) on GETs and confirms, the most trickling
+connections at which new GETs are still answered within a second, sealing cost, review decrypt
+rate (bench/review.py), and the server's memory. About six minutes.
 """
 
 from __future__ import annotations
 
 import argparse
 import gzip
-import http.client
 import json
 import os
-import platform
 import subprocess
 import sys
 import tempfile
 import time
 from pathlib import Path
-from urllib.parse import urlencode
 
 ROOT = Path(__file__).resolve().parent.parent
 for folder in (ROOT, ROOT / "tests", ROOT / "bench"):
@@ -25,19 +24,16 @@ for folder in (ROOT, ROOT / "tests", ROOT / "bench"):
         sys.path.insert(0, str(folder))
 
 import loadgen  # noqa: E402
+from common import (GET_RATIO_GOAL, Table, confirm_requests, errors_note, fetch, get_requests,  # noqa: E402
+                    verdict)
+from connections import proxy_line_cost, trickling  # noqa: E402
 from serverproc import Server, free_port  # noqa: E402
 
-from pledgebox import config, pledges, sealing  # noqa: E402
-from pledgebox.i18n import catalogs  # noqa: E402
+from pledgebox import config, sealing  # noqa: E402
 
 # Goals from the issue "Proof under pressure".
-GET_RATIO_GOAL = 0.9
 CONFIRM_GOALS = {8: (1000, 20.0), 64: (500, None)}  # clients -> (confirms/s, p99 ms)
 IDLE_RSS_GOAL_MB = 60
-GET_HEADERS = ("Accept: text/html,application/xhtml+xml;q=0.9,*/*;q=0.8\r\nAccept-Language: en-US,en;q=0.5\r\n"
-               "Accept-Encoding: gzip, deflate\r\n"
-               "User-Agent: Mozilla/5.0 (Windows NT 10.0; rv:128.0) Gecko/20100101 Firefox/128.0\r\n")
-
 CAMPAIGN = """[campaign]
 id = "bench-campaign"
 goal = "2500"
@@ -70,33 +66,10 @@ address = "Postfach 12, 10999 Berlin"
 [limits]
 token_min_age = 0
 confirms_per_minute = 100000000
+circuit_confirms_per_minute = 100000000
+circuit_check_pages_per_minute = 100000000
 max_pending = 100000000
 """
-
-
-class Table:
-    """Rows of (section, figure, value), printed at the end."""
-
-    def __init__(self):
-        self.rows: list[tuple[str, str]] = []
-        self.started = time.monotonic()
-
-    def add(self, figure: str, value: str) -> None:
-        self.rows.append((figure, value))
-        print(f"  {figure}: {value}", file=sys.stderr, flush=True)
-
-    def print(self) -> None:
-        wide = max(len(f) for f, _ in self.rows)
-        print(f"\npledgebox benchmarks ({os.cpu_count()} cores, Python {platform.python_version()}, "
-              f"{time.monotonic() - self.started:.0f} s)\n")
-        print(f"{'figure':<{wide}}  value")
-        print(f"{'-' * wide}  {'-' * 40}")
-        for figure, value in self.rows:
-            print(f"{figure:<{wide}}  {value}")
-
-
-def verdict(ok: bool) -> str:
-    return "ok" if ok else "BELOW GOAL"
 
 
 def make_data(folder: Path, recipients: int = 1) -> tuple[Path, list[sealing.Identity], bytes]:
@@ -189,20 +162,6 @@ def seal_cost(table: Table) -> None:
 
 # -- the live server ---------------------------------------------------------------------------------
 
-def fetch(host, path: str, headers: dict) -> tuple[list[tuple[str, str]], bytes]:
-    conn = http.client.HTTPConnection(*host, timeout=10)
-    try:
-        conn.request("GET", path, headers=headers)
-        res = conn.getresponse()
-        return res.getheaders(), res.read()
-    finally:
-        conn.close()
-
-
-def get_requests(port: int) -> list[bytes]:
-    return [f"GET /en/ HTTP/1.1\r\nHost: 127.0.0.1:{port}\r\n{GET_HEADERS}\r\n".encode()]
-
-
 def get_throughput(table: Table, server: Server, work: Path, seconds: float) -> None:
     """GET /en/ from pledgebox and from a bare waitress app serving the same bytes, alternately."""
     headers, body = fetch(server.host, "/en/", {"Accept-Encoding": "gzip, deflate"})
@@ -240,31 +199,6 @@ def get_throughput(table: Table, server: Server, work: Path, seconds: float) -> 
     finally:
         bare.kill()
         bare.wait(10)
-
-
-def errors_note(*results) -> str:
-    bad = sum(r["errors"] for r in results)
-    return f" [{bad} errors: {', '.join(sum((r['error_kinds'] for r in results), []))}]" if bad else ""
-
-
-def confirm_requests(data: Path, secret: bytes, port: int, count: int, method: str) -> list[bytes]:
-    """`count` confirm requests, each with its own valid one-time token, as a browser would post them."""
-    cfg = config.load(data)
-    t = catalogs()["en"]
-    tokens = pledges.Tokens(secret, cfg.limits.token_min_age, cfg.limits.token_max_age)
-    out = []
-    now = time.time()
-    for i in range(count):
-        values = {"amount": f"{10 + i % 90}.50", "designation": ("split", "solidarity-zone")[i % 2],
-                  "method": method, "pseudonym": f"Bench {i}", "contact": "",
-                  "message": "Solidarität — солидарность", "website": ""}
-        pledge, errors = pledges.validate(values, "en", cfg, t)
-        assert not errors, errors
-        body = urlencode(values | {"token": tokens.issue(pledge, now)}).encode()
-        out.append(f"POST /en/pledge/confirm HTTP/1.1\r\nHost: 127.0.0.1:{port}\r\n{GET_HEADERS}"
-                   "Content-Type: application/x-www-form-urlencoded\r\n"
-                   f"Content-Length: {len(body)}\r\n\r\n".encode() + body)
-    return out
 
 
 WORKERS = 2  # `serve --workers 2`: one process per core of this machine
@@ -329,6 +263,9 @@ def server_benchmarks(table: Table, seconds: float) -> None:
                                "one process")
             loaded = memory(server)
             table.add("server memory, after the load", f"{loaded['VmRSS']} MB RSS, peak {loaded['VmHWM']} MB")
+        proxy_line_cost(table, data, secret, work, seconds)
+        trickling(table, data, work)
+        trickling(table, data, work, workers=WORKERS)
         with Server(data, log_dir=work, args=("--workers", str(WORKERS))) as server:
             fetch(server.host, "/en/", {"Accept-Encoding": "gzip"})
             count, pss = pss_mb(server)
@@ -353,8 +290,22 @@ def review_benchmarks(table: Table) -> None:
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--seconds", type=float, default=3.0, help="length of each load run (default 3)")
+    parser.add_argument("--only", choices=("proxy", "trickling"),
+                        help="only the PROXY line's cost, or only the trickling connections")
     args = parser.parse_args(argv)
     table = Table()
+    if args.only:
+        with tempfile.TemporaryDirectory(prefix="pledgebox-bench-") as folder:
+            data, _identities, secret = make_data(Path(folder))
+            if args.only == "proxy":
+                with Server(data, log_dir=Path(folder)) as server:
+                    get_throughput(table, server, Path(folder), args.seconds)  # also writes bare.json
+                proxy_line_cost(table, data, secret, Path(folder), args.seconds)
+            else:
+                trickling(table, data, Path(folder))
+                trickling(table, data, Path(folder), workers=WORKERS)
+        table.print()
+        return 0
     seal_cost(table)
     server_benchmarks(table, args.seconds)
     review_benchmarks(table)

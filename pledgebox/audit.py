@@ -22,6 +22,7 @@ from .store import COLLECTED, PENDING, Damaged, scan_records
 # What each finding means, as the command prints it. Never the value itself: it may be donor data.
 KINDS = {
     "ip-address": "looks like an IP address",
+    "circuit-id": "looks like a Tor circuit id as tor's PROXY line writes it (fc00:dead:beef:4dad::/64)",
     "user-agent": "looks like a browser's or HTTP client's User-Agent",
     "fine-timestamp": "a time of day or a Unix timestamp (nothing finer than a day may be stored)",
     "not-a-record": "a line of a records file that is not a sealed record (it could hold plaintext)",
@@ -106,13 +107,22 @@ def _is_address(candidate: bytes) -> bool:
     return not (address.is_loopback or address.is_unspecified)
 
 
+# Where tor's HiddenServiceExportCircuitID puts a circuit's id: `serve --proxy-protocol` keeps only a
+# keyed hash of it, in memory, for minutes (pledgebox/circuits.py); it never belongs in a file.
+TOR_CIRCUITS = ipaddress.IPv6Network("fc00:dead:beef:4dad::/64")
+
+
 def scan_line(name: str, line: bytes, number: int) -> Iterator[Finding]:
-    """Findings in one line of text: addresses, user agents, fine timestamps."""
+    """Findings in one line of text: addresses, Tor circuit ids, user agents, fine timestamps."""
     for kind, pattern in _PATTERNS:
         for match in pattern.finditer(line):
-            if kind == "ip-address" and not _is_address(match.group()):
-                continue
-            yield Finding(name, kind, number, match.start() + 1)
+            found = kind
+            if kind == "ip-address":
+                if not _is_address(match.group()):
+                    continue
+                if ipaddress.ip_address(match.group().decode("ascii").strip("[]")) in TOR_CIRCUITS:
+                    found = "circuit-id"
+            yield Finding(name, found, number, match.start() + 1)
 
 
 def scan_bytes(name: str, data: bytes) -> list[Finding]:

@@ -353,7 +353,8 @@ def cmd_audit(args) -> int:
         print(f"note: {note}")
     if report.clean:
         print(f"No findings in {where}: {report.files} files and {report.records} sealed records checked; "
-              "no address, user agent, time of day, plaintext or private key.")
+              "no address, Tor circuit id, user agent, time of day, plaintext or private key. (The server never "
+              "writes a circuit id: with --proxy-protocol it keeps a keyed hash of each in memory, for minutes.)")
         return 0
     for line in audit.lines(report):
         print(line)

@@ -22,6 +22,9 @@ from . import circuits, proxyline
 HEAD_DEADLINE = 15.0  # seconds from a request's first byte (the PROXY line's, on a new connection) to its end of head
 BODY_DEADLINE = 60.0  # seconds from the end of the head to the end of the body
 EVICT_SHARE = 50  # at the limit, close the longest-waiting 1/50th of the connections at once
+# Connections accepted per turn of the loop. waitress accepts one, and a turn over thousands of held
+# connections takes milliseconds: a burst of new ones queued in the backlog, new visitors behind them.
+ACCEPT_BATCH = 64
 
 
 class CircuitTask(WSGITask):
@@ -101,6 +104,7 @@ def attach(socket_map: dict, *, proxy_protocol: bool = False, head: float = HEAD
     for listener in listeners:
         listener.channel_class = channel
         listener.readable = _always_accepting(listener, socket_map, listeners)
+        listener.handle_accept = _accept_many(listener.handle_accept, socket_map)
         listener.maintenance = _with_deadlines(listener.maintenance, listener, housekeeping)
 
 
@@ -130,6 +134,16 @@ def _always_accepting(listener, socket_map: dict, listeners: list):
             _evict(listeners, len(socket_map) - limit + max(1, limit // EVICT_SHARE))
         return listener.accepting
     return readable
+
+
+def _accept_many(accept_one, socket_map: dict):
+    def accept_many() -> None:
+        for _ in range(ACCEPT_BATCH):
+            before = len(socket_map)
+            accept_one()
+            if len(socket_map) == before:
+                return  # nothing more waiting (or a connection that failed at once)
+    return accept_many
 
 
 def _evict(listeners: list, count: int) -> None:

@@ -170,6 +170,7 @@ def test_a_clean_folder_passes(clean_data, capsys):
     code, out = run_audit(clean_data, capsys)
     assert code == 0, out
     assert "No findings" in out and "4 sealed records" in out
+    assert "Tor circuit id" in out and "never writes a circuit id" in out
 
 
 def test_the_public_mirror_bundle_may_be_world_readable(clean_data, capsys):
@@ -251,6 +252,9 @@ def test_many_findings_are_capped_per_file_and_kind(clean_data, capsys):
     ("from 203.0.113.5 via", {"ip-address"}),
     ("[2001:db8::1]:443", {"ip-address"}),
     ("::ffff:198.51.100.2", {"ip-address"}),
+    # A Tor circuit id as tor's PROXY line writes it (serve --proxy-protocol never writes one).
+    ("PROXY TCP6 fc00:dead:beef:4dad::0:29a ::1 666 80", {"circuit-id"}),
+    ("circuit fc00:dead:beef:4dad::ffff:ffff", {"circuit-id"}),
     ("Mozilla/5.0 (Windows NT 10.0; rv:128.0)", {"user-agent"}),
     ("python-requests/2.31", {"user-agent"}),
     ("2026-11-25T17:33:10+01:00", {"fine-timestamp"}),

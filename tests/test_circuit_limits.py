@@ -173,3 +173,13 @@ def test_through_serve_proxy_protocol_with_two_workers_one_circuit_is_refused_an
     for trace in (b"12345678", str(0x12345678).encode(), b"1234:5678", b"fc00", b"dead:beef"):
         assert trace not in output
     assert audit.scan_bytes("server output", output) == []
+
+
+@pytest.mark.parametrize("lang, words", [("en", ["No Tor circuit", "keyed hash", "few minutes", "never writes"]),
+                                         ("de", ["Kein Tor-Kanal", "Arbeitsspeicher", "wenige Minuten",
+                                                 "schreibt ihn nirgends hin"])])
+def test_the_privacy_page_says_what_is_kept_of_a_circuit(app, lang, words):
+    page = app.get(f"/{lang}/privacy").text
+    for word in words:
+        assert word in page
+    assert circuits.FORGET_AFTER + circuits.SWEEP_EVERY <= 5 * 60  # what "a few minutes" stands for

@@ -1,114 +1,53 @@
-"""Slow clients: hundreds of connections trickling bytes must not lock new visitors out."""
+"""Slow clients: thousands of connections trickling bytes must not lock new visitors out."""
 
 from __future__ import annotations
 
-import errno
-import resource
 import socket
 import subprocess
 import sys
-import threading
 import time
 
 import pytest
 from conftest import campaign_toml
 from serverproc import LIMITS_FOR_LOAD, Client, Server, free_port, write_campaign
+from trickle import Attack, raise_fd_limit, visit
 
-from pledgebox import ROOT
+from pledgebox import ROOT, connections, serve
 
-TRICKLERS = 500
+TRICKLERS = 2000
+EVERY = 10.0  # seconds between one trickling connection's bytes
+ATTACK = 60.0  # seconds the attack lasts while visitors come
+PROBES = 20  # new visitors' GET /en/, spread over the attack
 PROMPT = 1.0  # seconds within which a new visitor must be served
-HEADERS = b"POST /en/pledge HTTP/1.1\r\nHost: 127.0.0.1\r\n" + b"X-Slow: " + b"s" * 4000 + b"\r\n\r\n"
-BODY_HEAD = (b"POST /en/pledge HTTP/1.1\r\nHost: 127.0.0.1\r\n"
-             b"Content-Type: application/x-www-form-urlencoded\r\nContent-Length: 4000\r\n\r\n")
-
-
-def raise_fd_limit(wanted: int) -> None:
-    soft, hard = resource.getrlimit(resource.RLIMIT_NOFILE)
-    if soft < wanted:
-        resource.setrlimit(resource.RLIMIT_NOFILE, (min(wanted, hard), hard))
-
-
-class Tricklers:
-    """`count` connections, half sending headers and half a body, one byte per connection per round."""
-
-    def __init__(self, host: tuple[str, int], count: int, interval: float = 0.25):
-        self.host, self.count, self.interval = host, count, interval
-        self.socks: list[tuple[socket.socket, bytes]] = []
-        self.sent: list[int] = []
-        self.stop = threading.Event()
-        self.thread = threading.Thread(target=self._run, daemon=True)
-
-    def __enter__(self) -> Tricklers:
-        for i in range(self.count):
-            sock = socket.create_connection(self.host, timeout=5)
-            sock.setblocking(False)
-            payload = HEADERS if i % 2 == 0 else BODY_HEAD + b"amount=" + b"9" * 3993
-            # Body tricklers send their headers at once: the server must wait on the body.
-            first = 1 if i % 2 == 0 else len(BODY_HEAD)
-            sock.send(payload[:first])
-            self.socks.append((sock, payload))
-            self.sent.append(first)
-        self.thread.start()
-        return self
-
-    def _run(self) -> None:
-        while not self.stop.wait(self.interval):
-            for i, (sock, payload) in enumerate(self.socks):
-                if self.sent[i] < len(payload) - 1:
-                    try:
-                        self.sent[i] += sock.send(payload[self.sent[i]:self.sent[i] + 1])
-                    except OSError:
-                        self.sent[i] = len(payload)  # closed by the server
-
-    def still_open(self) -> int:
-        """How many trickling connections the server still holds open."""
-        alive = 0
-        for sock, _ in self.socks:
-            try:
-                sock.recv(1)  # an answer or EOF: the server let go of this one
-            except OSError as exc:
-                alive += exc.errno in (errno.EAGAIN, errno.EWOULDBLOCK)
-        return alive
-
-    def __exit__(self, *exc) -> None:
-        self.stop.set()
-        self.thread.join(5)
-        for sock, _ in self.socks:
-            sock.close()
-
-
-def timed(func, *args):
-    start = time.monotonic()
-    result = func(*args)
-    return time.monotonic() - start, result
 
 
 @pytest.mark.slow
 @pytest.mark.parametrize("workers", [1, 2])
-def test_500_trickling_connections_do_not_delay_new_visitors(tmp_path, identity, workers):
-    raise_fd_limit(4096)
+def test_2000_connections_trickling_for_a_minute_do_not_delay_new_visitors(tmp_path, identity, workers):
+    raise_fd_limit(TRICKLERS + 1024)
     data = write_campaign(tmp_path / "data", campaign_toml([identity]) + LIMITS_FOR_LOAD)
     with (Server(data, log_dir=tmp_path, args=("--workers", str(workers))) as server,
-          Tricklers(server.host, TRICKLERS) as slow):
-        time.sleep(1.0)  # let every trickler be accepted and start dribbling
-        waits = []
-        for round_ in range(10):
-            with Client(server.host, timeout=10) as visitor:
-                seconds, (status, _, _) = timed(visitor.request, "GET", "/en/")
-                assert status == 200
-                waits.append(seconds)
-                if round_ % 2 == 0:
-                    seconds, hidden = timed(visitor.check, "de", {"amount": "5", "designation": "split",
-                                                                  "method": "cash"})
-                    waits.append(seconds)
-                    seconds, reference = timed(visitor.confirm, "de", hidden)
-                    assert reference
-                    waits.append(seconds)
-            time.sleep(0.3)
-        assert max(waits) < PROMPT, f"slowest new visitor waited {max(waits):.2f} s"
-        # The attack was real: the server still held (nearly) every trickling connection open.
-        assert slow.still_open() >= TRICKLERS * 0.95
+          Attack(server.host, TRICKLERS, EVERY) as attack):
+        started = time.monotonic()
+        assert attack.held() >= TRICKLERS * 0.95  # every trickler was accepted and is held
+        waits, references = [], []
+        for probe in range(PROBES):
+            time.sleep(max(0.0, started + (probe + 1) * ATTACK / (PROBES + 1) - time.monotonic()))
+            waits.append(visit(server.host))
+            if probe == PROBES // 2:
+                with Client(server.host, timeout=10) as donor:
+                    hidden = donor.check("de", {"amount": "5", "designation": "split", "method": "cash"})
+                    references.append(donor.confirm("de", hidden))
+        held = attack.held()
+        closed = [t for trickler in attack.tricklers[::2] for t in trickler.lifetimes]  # head tricklers
+        assert max(waits) < PROMPT, f"new visitors waited {[round(w, 2) for w in waits]} s"
+        assert references and references[0]
+        # The attack was real: the attacker held (nearly) all its connections all along, by opening
+        # another whenever the server closed one at its deadline.
+        assert held >= TRICKLERS * 0.9, held
+        assert len(closed) >= TRICKLERS // 2 * 0.9  # each head trickler was closed at least once
+        # Closed at the deadline (looked at every cleanup_interval), however many bytes were still to come.
+        assert max(closed) <= connections.HEAD_DEADLINE + serve.WAITRESS["cleanup_interval"] + 2.0, max(closed)
         assert server.proc.poll() is None
 
 
@@ -136,7 +75,7 @@ def test_the_same_attack_locks_out_visitors_of_waitress_with_defaults(tmp_path):
             except OSError:
                 assert time.monotonic() < deadline, "bare waitress did not start"
                 time.sleep(0.05)
-        with Tricklers(("127.0.0.1", port), 100):
+        with Attack(("127.0.0.1", port), 100, 0.25):
             time.sleep(1.0)
             with Client(("127.0.0.1", port), timeout=2 * PROMPT) as visitor, pytest.raises(OSError):
                 visitor.request("GET", "/")

@@ -190,6 +190,8 @@ def test_the_unit_runs_the_app_on_the_torrc_socket_and_is_hardened():
     # The PROXY line: tor writes it exactly when the app expects it (either alone fails every connection).
     torrc = directives((DEPLOY / "torrc").read_text(encoding="utf-8"), " ")
     assert args.proxy_protocol and torrc["HiddenServiceExportCircuitID"] == ["haproxy"]
+    # Open files for every connection a worker holds (bench/run.py measures how many stay prompt).
+    assert unit["LimitNOFILE"] == [str(serve.CONNECTIONS + serve.FD_RESERVE)]
     data = command.split(" --data ", 1)[1].split()[0]
     assert unit["RuntimeDirectory"] == ["pledgebox"] and unit["Group"] == ["debian-tor"]
     assert unit["ReadWritePaths"] == [data]  # the data folder, nothing else

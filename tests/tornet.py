@@ -209,19 +209,29 @@ def socks5_connect(
     port: int,
     timeout: float = 60.0,
     socks_host: str = "127.0.0.1",
+    isolation: str = "",
 ) -> socket.socket:
     """Open a TCP stream to ``host:port`` through a SOCKS5 proxy.
 
     The host name is sent to the proxy unresolved (SOCKS5 "domain name"
     address type, a.k.a. socks5h), so ``.onion`` names are resolved by tor.
+    ``isolation``: a SOCKS5 user name (RFC 1929); tor's IsolateSOCKSAuth
+    (on by default) then keeps streams with different names on different
+    circuits, as Tor Browser does per site.
     Raises ``SocksError`` (with ``.code``) when tor refuses the request.
     """
     sock = socket.create_connection((socks_host, socks_port), timeout=timeout)
     try:
-        sock.sendall(b"\x05\x01\x00")  # version 5, one method: no auth
+        wanted = 2 if isolation else 0  # user name and password, or no authentication
+        sock.sendall(bytes([5, 1, wanted]))
         ver, method = _recv_exact(sock, 2)
-        if ver != 5 or method != 0:
+        if ver != 5 or method != wanted:
             raise ConnectionError(f"SOCKS5 handshake refused (ver={ver}, method={method})")
+        if isolation:
+            name = isolation.encode()
+            sock.sendall(bytes([1, len(name)]) + name + bytes([1]) + b"x")
+            if _recv_exact(sock, 2) != b"\x01\x00":
+                raise ConnectionError("SOCKS5 user name refused")
         try:
             ip = ipaddress.ip_address(host)
         except ValueError:
@@ -252,12 +262,14 @@ def socks5_connect(
 
 
 class _SocksHTTPConnection(http.client.HTTPConnection):
-    def __init__(self, host: str, port: int, socks_port: int, timeout: float):
+    def __init__(self, host: str, port: int, socks_port: int, timeout: float, isolation: str = ""):
         super().__init__(host, port, timeout=timeout)
         self._socks_port = socks_port
+        self._isolation = isolation
 
     def connect(self) -> None:
-        self.sock = socks5_connect(self._socks_port, self.host, self.port, timeout=self.timeout)
+        self.sock = socks5_connect(self._socks_port, self.host, self.port, timeout=self.timeout,
+                                   isolation=self._isolation)
 
 
 def fetch(
@@ -267,6 +279,7 @@ def fetch(
     body: bytes | str | dict | None = None,
     headers: dict | None = None,
     timeout: float = 60.0,
+    isolation: str = "",
 ) -> tuple[int, http.client.HTTPMessage, bytes]:
     """One HTTP/1.1 request through tor's SOCKS port; returns (status, headers, body).
 
@@ -295,7 +308,7 @@ def fetch(
         hdrs["Connection"] = "close"
     if body is None and method.upper() in ("POST", "PUT", "PATCH"):
         body = b""  # makes http.client send Content-Length: 0
-    conn = _SocksHTTPConnection(parts.hostname, port, socks_port, timeout)
+    conn = _SocksHTTPConnection(parts.hostname, port, socks_port, timeout, isolation)
     try:
         conn.request(method, target, body=body, headers=hdrs)
         resp = conn.getresponse()
@@ -417,10 +430,14 @@ class TorNetwork:
         tor_binary: str | None = None,
         owner_pid: int | None = None,
         debug_logs: bool | None = None,
+        export_circuit_id: bool = False,
     ):
         self.workdir = Path(workdir).resolve()
         self.target_socket = Path(target_socket).absolute()
         self.onion_port = onion_port
+        # HiddenServiceExportCircuitID haproxy: each stream to the app begins with a PROXY line
+        # naming its circuit (the app must run with `serve --proxy-protocol`).
+        self.export_circuit_id = export_circuit_id
         self.owner_pid = owner_pid if owner_pid is not None else os.getpid()
         if debug_logs is None:
             debug_logs = os.environ.get("TORNET_DEBUG", "") not in ("", "0")
@@ -643,6 +660,8 @@ class TorNetwork:
                 f"HiddenServiceDir {hsdir}",
                 f"HiddenServicePort {self.onion_port} unix:{self.target_socket}",
             ]
+            if self.export_circuit_id:
+                lines.append("HiddenServiceExportCircuitID haproxy")
         if n.role == "client":
             lines.append(f"SocksPort 127.0.0.1:{n.socksport} ExtendedErrors")
         return "\n".join(lines) + "\n"
