@@ -17,6 +17,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from . import sealing
+from .safetext import terminal
 from .store import COLLECTED, PENDING, Damaged, scan_records
 
 # What each finding means, as the command prints it. Never the value itself: it may be donor data.
@@ -90,11 +91,6 @@ class Report:
     @property
     def clean(self) -> bool:
         return not self.findings
-
-
-def safe_name(text: str) -> str:
-    """A path as printable text: control characters escaped, so a file name cannot drive the terminal."""
-    return "".join(ch if ch.isprintable() else ascii(ch)[1:-1] for ch in text)
 
 
 def _is_address(candidate: bytes) -> bool:
@@ -175,7 +171,7 @@ def _records_findings(rel: str, path: Path, report: Report) -> Iterator[Finding]
         if isinstance(item, Damaged):
             if item is items[-1] and "incomplete" in item.reason:
                 # Cut off by a crash mid-write; never acknowledged, and the next append removes it.
-                report.notes.append(f"{safe_name(rel)}:{item.line}: an incomplete last record (left by a crash; "
+                report.notes.append(f"{terminal(rel)}:{item.line}: an incomplete last record (left by a crash; "
                                     "the next pledge cuts it off)")
             else:
                 yield Finding(rel, "not-a-record", item.line, 1)
@@ -239,7 +235,7 @@ def scan(data: Path) -> Report:
             try:
                 report.findings.extend(_file_findings(rel, path, st, report))
             except OSError:
-                report.notes.append(f"{safe_name(rel)}: could not be read")
+                report.notes.append(f"{terminal(rel)}: could not be read")
     return report
 
 
@@ -250,8 +246,8 @@ def lines(report: Report) -> list[str]:
         key = (finding.path, finding.kind)
         shown[key] += 1
         if shown[key] <= MAX_SHOWN:
-            out.append(safe_name(str(finding)))
+            out.append(terminal(str(finding)))
     for (path, kind), count in shown.items():
         if count > MAX_SHOWN:
-            out.append(f"{safe_name(path)}: … and {count - MAX_SHOWN} more {kind}")
+            out.append(f"{terminal(path)}: … and {count - MAX_SHOWN} more {kind}")
     return out

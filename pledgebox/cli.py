@@ -8,8 +8,8 @@ import sys
 import textwrap
 from pathlib import Path
 
-from . import campaign, config, keys, sealing, serve
-from .errors import PledgeboxError, UsageError
+from . import campaign, config, keys, safetext, sealing, serve
+from .errors import OutputExists, PledgeboxError, UsageError
 
 PROG = "pledgebox"
 
@@ -133,7 +133,7 @@ def cmd_mirror_verify(args) -> int:
     report = mirror.verify(args.source, signer)
     for label, paths in (("changed", report.changed), ("added", report.added), ("removed", report.removed)):
         for path in paths:
-            print(f"{label}: {mirror.display(path)}")
+            print(f"{label}: {safetext.terminal(path)}")
     if not report.signature_ok:
         raise mirror.BadSignature(signer.fingerprint)
     if not report.ok:
@@ -273,14 +273,14 @@ python app.py collect --out /media/usb/pledges-2026-12-01.sealed --purge   # lea
 
 def cmd_review(args) -> int:
     """Open collected files with the organisers' identities; print, export and match payments."""
-    from . import review, store
+    from . import payments, report, review, store
 
     _refuse_passphrase_argument(args)
     # Refused before any passphrase is asked for or any record opened.
     outputs = [path for path in (args.csv, args.json) if path is not None]
     for path in outputs:
         if os.path.lexists(path):
-            raise review.OutputExists(str(path))
+            raise OutputExists(str(path), hint=report.OUTPUT_HINT)
     if len(outputs) == 2 and os.path.abspath(outputs[0]) == os.path.abspath(outputs[1]):
         raise UsageError("--csv and --json name the same file.")
     for path in args.files:
@@ -291,22 +291,22 @@ def cmd_review(args) -> int:
     passphrase_files = args.passphrase_file or []
     if len(passphrase_files) not in (0, 1, len(args.identity)):
         raise UsageError("give one --passphrase-file for all identities, or one per --identity, in the same order.")
-    payments = review.read_payments(args.payments) if args.payments else None
+    statement = payments.read_payments(args.payments) if args.payments else None
     identities = [keys.load(path, keys.passphrase(passphrase_files, i, f"Passphrase for {path}: "))
                   for i, path in enumerate(args.identity)]
     result = review.open_files(args.files, identities, progress_stream=sys.stderr)
-    matching = review.match(result.entries, payments) if payments else None
+    matching = payments.match(result.entries, statement) if statement else None
     if args.csv:
         # With a byte order mark, spreadsheet programs read the UTF-8 (Cyrillic, umlauts) correctly.
-        review.write_private(args.csv, review.csv_text(result, matching), encoding="utf-8-sig")
+        report.write_private(args.csv, report.csv_text(result, matching), encoding="utf-8-sig")
     if args.json:
-        review.write_private(args.json, review.json_text(review.json_document(result, matching)) + "\n")
+        report.write_private(args.json, safetext.json_text(report.json_document(result, matching)) + "\n")
     if hasattr(sys.stdout, "reconfigure"):
         # A terminal that cannot show a character gets an escape, not a crash halfway through the table.
         sys.stdout.reconfigure(errors="backslashreplace")
-    review.report(result, matching, sys.stdout, sys.stderr, wide=args.wide)
+    report.report(result, matching, sys.stdout, sys.stderr, wide=args.wide)
     for path in outputs:
-        print(f"Wrote {review.terminal_text(str(path))} (mode 0600). "
+        print(f"Wrote {safetext.terminal(str(path))} (mode 0600). "
               "It holds the pledges in plaintext: keep it on this machine.")
     return 0
 
@@ -348,7 +348,7 @@ def cmd_audit(args) -> int:
     if not args.data.is_dir():
         raise UsageError(f"{args.data} is not a folder.", hint="give the server's data folder with --data DIR")
     report = audit.scan(args.data)
-    where = audit.safe_name(str(args.data))
+    where = safetext.terminal(str(args.data))
     for note in report.notes:
         print(f"note: {note}")
     if report.clean:

@@ -33,3 +33,9 @@ class UsageError(PledgeboxError):
     """Wrong use of the command:"""
 
     exit_code = 2
+
+
+class OutputExists(PledgeboxError):
+    """The output file already exists, and is never overwritten:"""
+
+    hint = "choose a new file name, or move the old file away first"

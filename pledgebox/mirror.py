@@ -35,7 +35,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from . import render, sealing
-from .errors import PledgeboxError
+from .safetext import terminal
+from .errors import OutputExists, PledgeboxError
 from .i18n import LANGS
 
 NAME = "pledgebox-mirror"  # the copy's folder, and the archive's top folder
@@ -67,12 +68,6 @@ class NotAnOrganiser(PledgeboxError):
     """This identity's signer key is not one of the organisers' in campaign.toml, so nobody could check the copy:"""
 
     hint = "sign with an organiser's identity, or add its signer line to [[organisers]] in data/campaign.toml"
-
-
-class OutputExists(PledgeboxError):
-    """The output folder already exists and is not empty:"""
-
-    hint = "choose a new folder, or remove the old build first"
 
 
 class NotAMirror(PledgeboxError):
@@ -214,7 +209,8 @@ def build_tree(config, identity: sealing.Identity) -> dict[str, bytes]:
 def check_output(out: Path) -> None:
     """Refuse an output folder that exists and holds anything: a build never overwrites."""
     if out.exists() and (not out.is_dir() or any(out.iterdir())):
-        raise OutputExists(str(out))
+        raise OutputExists(f"{out} (a folder that is not empty)",
+                           hint="choose a new folder, or remove the old build first")
 
 
 def build(config, identity: sealing.Identity, out: Path) -> Build:
@@ -329,7 +325,7 @@ def read_folder(root: Path) -> dict[str, bytes]:
             if name in dirs and stat.S_ISDIR(st.st_mode):
                 continue
             if not stat.S_ISREG(st.st_mode):
-                raise UnsafeContent(f"{display(rel)} is a link or a special file, never part of a mirror")
+                raise UnsafeContent(f"{terminal(rel)} is a link or a special file, never part of a mirror")
             total += st.st_size
             _check_sizes(rel, st.st_size, total, len(tree) + 1)
             tree[rel] = path.read_bytes()
@@ -339,7 +335,7 @@ def read_folder(root: Path) -> dict[str, bytes]:
 def _check_sizes(name: str, size: int, total: int, count: int) -> None:
     """Refuse copies far larger than any mirror before reading more of them."""
     if size > MAX_FILE_BYTES:
-        raise UnsafeContent(f"{display(name)} is larger than {MAX_FILE_BYTES} bytes")
+        raise UnsafeContent(f"{terminal(name)} is larger than {MAX_FILE_BYTES} bytes")
     if total > MAX_TOTAL_BYTES:
         raise UnsafeContent(f"it holds more than {MAX_TOTAL_BYTES} bytes")
     if count > MAX_FILES:
@@ -385,11 +381,11 @@ def read_archive(path: Path) -> dict[str, bytes]:
                 if member.isdir():
                     continue
                 if not member.isreg():
-                    raise UnsafeContent(f"{display(name)} is a link or a special file, never part of a mirror")
+                    raise UnsafeContent(f"{terminal(name)} is a link or a special file, never part of a mirror")
                 total += member.size
                 _check_sizes(name, member.size, total, len(tree) + 1)
                 if name in tree:
-                    raise UnsafeContent(f"{display(name)} appears twice")
+                    raise UnsafeContent(f"{terminal(name)} appears twice")
                 tree[name] = tar.extractfile(member).read()
     except (OSError, EOFError, zlib.error, tarfile.TarError) as exc:
         raise NotAMirror(f"{path} is not a readable .tar.gz ({exc})") from None
@@ -402,7 +398,7 @@ def safe_member_name(name: str) -> str:
     parts = clean.split("/")
     if (not clean or name.startswith("/") or "\\" in name or "\x00" in name
             or any(part in ("", ".", "..") for part in parts)):
-        raise UnsafeContent(f"the member {display(name)} points outside the archive")
+        raise UnsafeContent(f"the member {terminal(name)} points outside the archive")
     return clean
 
 
@@ -416,13 +412,8 @@ def strip_top(tree: dict[str, bytes]) -> dict[str, bytes]:
     top = tops[0] + "/"
     outside = sorted(p for p in tree if not p.startswith(top))
     if outside:
-        raise NotAMirror(f"{display(outside[0])} lies outside the copy's folder {display(top)}")
+        raise NotAMirror(f"{terminal(outside[0])} lies outside the copy's folder {terminal(top)}")
     return {p[len(top):]: data for p, data in tree.items()}
-
-
-def display(name: str) -> str:
-    """A path safe to print on a terminal: control and odd characters escaped."""
-    return "".join(c if c.isprintable() and c.isascii() else ascii(c)[1:-1] for c in name)
 
 
 # -- the bundle the app hands out ------------------------------------------------------

@@ -14,13 +14,12 @@ from pathlib import Path
 from typing import NamedTuple
 
 from pledgebox import files
-from pledgebox.errors import PledgeboxError
+from pledgebox.errors import OutputExists, PledgeboxError
 
 __all__ = [
     "COLLECTED",
     "PENDING",
     "Damaged",
-    "OutputExists",
     "Record",
     "RecordsUnreadable",
     "Store",
@@ -41,12 +40,6 @@ _CHUNK = 1 << 20  # the largest record is far smaller (16 KB padded, times the o
 _ID = re.compile(rb"[!-~]{1,256}")
 _RECORD = re.compile(rb"[!-~][ -~]*")
 _LINE = re.compile(rb"([!-~]{1,256}) ([!-~][ -~]*)")
-
-
-class OutputExists(PledgeboxError):
-    """The output file already exists, and collect never overwrites:"""
-
-    hint = "choose a new file name, or move the old file away first"
 
 
 class StoreWriteError(PledgeboxError):

