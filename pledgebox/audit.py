@@ -2,12 +2,9 @@
 
 from __future__ import annotations
 
-import base64
-import binascii
 import fnmatch
 import functools
 import ipaddress
-import json
 import os
 import re
 import stat
@@ -43,7 +40,7 @@ RECORDS = (f"state/{PENDING}", f"state/{COLLECTED}", "*.sealed", "*/*.sealed")
 TEXT = ("state/published.json", "state/.lock", ".gitignore")
 SECRETS = ("state/token.key",)
 OPAQUE = ("mirror/pledgebox-mirror.tar.gz",)  # the signed bundle, built on an organiser's machine
-TRANSIENT = ("state/.published-*", "state/.token.key.*", ".*.tmp", "*/.*.tmp")  # left only mid-write
+TRANSIENT = (".*.tmp", "*/.*.tmp")  # files.write_new's, left only mid-write
 PRIVATE_DIRS = ("state",)
 MAX_SHOWN = 20  # findings shown per file and kind: a file of garbage must not flood the terminal
 
@@ -129,34 +126,18 @@ def scan_bytes(name: str, data: bytes) -> list[Finding]:
 @functools.cache
 def hpke_overhead() -> int:
     """Bytes a sealed ciphertext adds to the padded plaintext (KEM encapsulation and AEAD tag)."""
-    sample = json.loads(sealing.seal(b"", [sealing.Identity.generate().recipient], "audit"))
-    return len(_b64url_decode(sample["k"][0][1])) - sealing.BUCKETS[0]
-
-
-def _b64url_decode(text: str) -> bytes:
-    return base64.urlsafe_b64decode(text + "=" * (-len(text) % 4))
+    sample = sealing.parse_record(sealing.seal(b"", [sealing.Identity.generate().recipient], "audit"))
+    return len(sample.ciphertexts[0][1]) - sealing.BUCKETS[0]
 
 
 def check_record(record: bytes) -> str | None:
     """None if record is a well-formed sealed record of a padding size; else the kind of finding."""
     try:
-        doc = json.loads(record)
-    except ValueError:
+        sealed = sealing.parse_record(record)
+    except sealing.DamagedRecord:
         return "not-a-record"
-    if not isinstance(doc, dict) or set(doc) != {"v", "c", "k"} or not isinstance(doc["k"], list) or not doc["k"]:
-        return "not-a-record"
-    if not isinstance(doc["c"], str) or len(doc["c"]) > 40:
-        return "not-a-record"
-    for entry in doc["k"]:
-        if (not isinstance(entry, list) or len(entry) != 2 or not isinstance(entry[1], str)
-                or not isinstance(entry[0], str) or not re.fullmatch(r"[0-9a-f]{16}", entry[0])):
-            return "not-a-record"
-        try:
-            size = len(_b64url_decode(entry[1]))
-        except (binascii.Error, ValueError):
-            return "not-a-record"
-        if size - hpke_overhead() not in sealing.BUCKETS:
-            return "record-size"
+    if any(len(ciphertext) - hpke_overhead() not in sealing.BUCKETS for _, ciphertext in sealed.ciphertexts):
+        return "record-size"
     return None
 
 

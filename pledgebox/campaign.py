@@ -4,12 +4,12 @@ from __future__ import annotations
 
 import json
 import os
-import tempfile
 from dataclasses import dataclass
 from datetime import date, datetime
 from decimal import ROUND_DOWN, Decimal, InvalidOperation
 from pathlib import Path
 
+from . import files
 from .errors import PledgeboxError
 
 TOTALS_FILE = "published.json"
@@ -81,18 +81,8 @@ def write_totals(state_dir: Path, totals: Totals) -> Path:
     if totals.pledged is not None:
         doc["pledged"] = str(totals.pledged)
     target = state_dir / TOTALS_FILE
-    fd, tmp = tempfile.mkstemp(dir=state_dir, prefix=".published-")
-    try:
-        # Public figures, readable by the server's user even when an organiser ran this as root.
-        os.fchmod(fd, 0o644)
-        with os.fdopen(fd, "w", encoding="utf-8") as fh:
-            json.dump(doc, fh)
-            fh.flush()
-            os.fsync(fh.fileno())
-        os.replace(tmp, target)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
+    # Public figures, readable by the server's user even when an organiser ran this as root.
+    files.write_new(target, json.dumps(doc).encode("utf-8"), mode=0o644, replace=True)
     return target
 
 

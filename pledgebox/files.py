@@ -1,9 +1,14 @@
-"""Durable private files: how this project creates a file that must never be half-written."""
+"""Durable files: how this project puts a file in place that must never be half-written or replace another."""
 
 from __future__ import annotations
 
+import errno
 import os
+import secrets
 from pathlib import Path
+
+# Errors of a file system without hard links (a FAT-formatted USB stick).
+_NO_LINKS = (errno.EPERM, errno.ENOTSUP, errno.EOPNOTSUPP, errno.EMLINK)
 
 
 def fsync_dir(folder: Path) -> None:
@@ -22,24 +27,47 @@ def write_all(fd: int, data: bytes) -> None:
         view = view[os.write(fd, view):]
 
 
-def create_private(path: Path, data: bytes) -> None:
-    """Create path with mode 0600 holding data, fsynced; never replace a file, leave nothing on failure.
+def write_new(path: Path, data: bytes, *, mode: int = 0o600, replace: bool = False) -> None:
+    """Put a file holding data at path, whole or not at all, durably, with exactly this mode.
 
-    Raises FileExistsError or OSError unchanged, for the caller to turn into its own error.
+    Written to a temporary file beside path (exclusive create, fsync), then linked into place, which never
+    replaces a file (FileExistsError), or with replace=True renamed over the old one. Nothing is left
+    behind on failure, not even on Ctrl-C. Raises FileExistsError or OSError unchanged, for the caller
+    to turn into its own error.
     """
     path = Path(path)
-    fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+    tmp = path.with_name(f".{path.name}.{secrets.token_hex(8)}.tmp")
+    fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
     try:
         try:
+            os.fchmod(fd, mode)  # whatever the umask: public totals must be readable, secrets must not
             write_all(fd, data)
             os.fsync(fd)
         finally:
             os.close(fd)
-        fsync_dir(path.parent)
-    except BaseException:
-        # Not even Ctrl-C may leave a partial secret or a half-written output behind.
+        if replace:
+            os.replace(tmp, path)
+        else:
+            _link(tmp, path)
+    finally:
         try:
-            os.unlink(path)
-        except OSError:
+            os.unlink(tmp)
+        except FileNotFoundError:
             pass
+    fsync_dir(path.parent)
+
+
+def _link(tmp: Path, path: Path) -> None:
+    """Give tmp the name path; link, unlike rename, refuses to replace a file that appeared meanwhile."""
+    try:
+        os.link(tmp, path)
+    except FileExistsError:
         raise
+    except OSError as exc:
+        if exc.errno not in _NO_LINKS:
+            raise
+        # No hard links here: rename instead, after checking once more that path is still free.
+        if os.path.lexists(path):
+            raise FileExistsError(errno.EEXIST, os.strerror(errno.EEXIST), str(path)) from None
+        os.rename(tmp, path)
+

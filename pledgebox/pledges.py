@@ -2,11 +2,9 @@
 
 from __future__ import annotations
 
-import base64
 import hashlib
 import hmac
 import json
-import os
 import re
 import secrets
 import struct
@@ -15,6 +13,9 @@ from dataclasses import asdict, dataclass
 from datetime import date
 from decimal import Decimal
 from pathlib import Path
+
+from . import files
+from .sealing import b64url_decode, b64url_encode
 
 FIELDS = ("amount", "designation", "method", "pseudonym", "contact", "message")
 HONEYPOT = "website"
@@ -181,13 +182,13 @@ class Tokens:
     def issue(self, pledge: Pledge, now: float) -> str:
         """A token for this pledge, issued at `now` (seconds)."""
         head = struct.pack(">BQ", 1, int(now)) + secrets.token_bytes(16)
-        return _b64(head + self._mac(head, pledge))
+        return b64url_encode(head + self._mac(head, pledge))
 
     def check(self, token: str, pledge: Pledge, now: float) -> tuple[bytes, int]:
         """(nonce, issued at) if the token is genuine, fresh and for this pledge; else TokenProblem."""
         try:
-            raw = base64.urlsafe_b64decode(token.encode("ascii") + b"=" * (-len(token) % 4))
-        except (ValueError, UnicodeEncodeError):
+            raw = b64url_decode(token)
+        except ValueError:
             raise TokenProblem("invalid") from None
         if len(raw) != 41 or raw[0] != 1:
             raise TokenProblem("invalid")
@@ -208,14 +209,10 @@ class Tokens:
 
     def record_id(self, nonce: bytes) -> str:
         """An opaque id that lets the store refuse the same token twice; it reveals nothing."""
-        return _b64(hmac.digest(self.secret, b"record" + nonce, "sha256")[:16])
+        return b64url_encode(hmac.digest(self.secret, b"record" + nonce, "sha256")[:16])
 
     def _mac(self, head: bytes, pledge: Pledge) -> bytes:
         return hmac.digest(self.secret, b"pledgebox-token-v1" + head + pledge.canonical(), "sha256")[:16]
-
-
-def _b64(raw: bytes) -> str:
-    return base64.urlsafe_b64encode(raw).rstrip(b"=").decode("ascii")
 
 
 def load_secret(path) -> bytes:
@@ -229,17 +226,8 @@ def load_secret(path) -> bytes:
     except FileNotFoundError:
         pass
     path.parent.mkdir(mode=0o700, parents=True, exist_ok=True)
-    tmp = path.with_name(f".{path.name}.{os.getpid()}.{secrets.token_hex(4)}")
-    fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
     try:
-        os.write(fd, secrets.token_bytes(32))
-        os.fsync(fd)
-    finally:
-        os.close(fd)
-    try:
-        os.link(tmp, path)  # never replaces a secret another process made first
+        files.write_new(path, secrets.token_bytes(32))
     except FileExistsError:
-        pass
-    finally:
-        tmp.unlink()
+        pass  # another process made it first: every process must use the same secret
     return path.read_bytes()

@@ -29,7 +29,7 @@ class OutputError(PledgeboxError):
 def write_private(path: Path, text: str, *, encoding: str = "utf-8") -> None:
     """Create path (mode 0600, never replacing a file) holding text; leave nothing on failure."""
     try:
-        files.create_private(path, text.encode(encoding))
+        files.write_new(path, text.encode(encoding))
     except FileExistsError:
         raise OutputExists(str(path), hint=OUTPUT_HINT) from None
     except OSError as exc:

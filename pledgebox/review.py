@@ -175,30 +175,20 @@ def parse_plaintext(plaintext: bytes) -> dict[str, str]:
     return fields
 
 
-_SEALED_HEAD = re.compile(rb'\{"v":1,"c":"([a-z0-9-]{1,40})","k":')
-
-
-def _campaign(record: bytes) -> str:
-    """The campaign id of an opened record, read cheaply from the head that seal() writes."""
-    head = _SEALED_HEAD.match(record)
-    return head[1].decode("ascii") if head else sealing.record_campaign(record)
-
-
 def open_record(record: bytes, identities: Sequence[sealing.Identity]) -> tuple:
     """("ok", fields) for a pledge, ("other", key ids) if sealed to other keys, or ("damaged", why)."""
-    for identity in identities:
-        try:
-            fields = parse_plaintext(identity.open(record))
-            fields["campaign"] = _campaign(record)
-        except sealing.NotForThisIdentity:
-            continue
-        except sealing.DamagedRecord as exc:
-            return ("damaged", exc.detail or exc.message)
-        return ("ok", fields)
     try:
-        return ("other", tuple(sealing.record_key_ids(record)))
+        # Parsed once: the campaign shown is the one the ciphertext was opened under.
+        sealed = sealing.parse_record(record)
+        for identity in identities:
+            try:
+                fields = parse_plaintext(identity.open(sealed))
+            except sealing.NotForThisIdentity:
+                continue
+            return ("ok", fields | {"campaign": sealed.campaign})
     except sealing.DamagedRecord as exc:
         return ("damaged", exc.detail or exc.message)
+    return ("other", sealed.key_ids)
 
 
 def open_batch(records: Sequence[bytes], identities: Sequence[sealing.Identity]) -> list[tuple]:

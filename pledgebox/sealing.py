@@ -38,11 +38,15 @@ __all__ = [
     "NotForThisIdentity",
     "PlaintextTooLarge",
     "Recipient",
+    "SealedRecord",
     "Signer",
     "WrongPassphrase",
+    "b64url_decode",
+    "b64url_encode",
     "find_identities",
     "looks_like_identity",
     "pad",
+    "parse_record",
     "record_campaign",
     "record_key_ids",
     "seal",
@@ -78,6 +82,7 @@ _IDENTITY_MAX_BYTES = 64 * 1024
 
 _B64URL = re.compile(r"[A-Za-z0-9_-]*")
 _KEY_ID = re.compile(r"[0-9a-f]{16}")
+MAX_CAMPAIGN = 40  # characters in a campaign id, as config allows
 
 
 class BadRecipient(PledgeboxError):
@@ -128,18 +133,18 @@ class IdentityFileError(PledgeboxError):
     """The identity file could not be read or written:"""
 
 
-def _b64url(data: bytes) -> str:
-    """Encode as base64url without padding."""
+def b64url_encode(data: bytes) -> str:
+    """Encode as base64url without padding: the form of sealed ciphertexts, keys and tokens."""
     return base64.urlsafe_b64encode(data).rstrip(b"=").decode("ascii")
 
 
-def _b64url_decode(text: str) -> bytes:
+def b64url_decode(text: str) -> bytes:
     """Decode canonical base64url without padding, or raise ValueError."""
     if not isinstance(text, str) or len(text) % 4 == 1 or not _B64URL.fullmatch(text):
         raise ValueError("not base64url")
     data = base64.urlsafe_b64decode(text + "=" * (-len(text) % 4))
     # Unused low bits in the last character would let two strings mean the same bytes.
-    if _b64url(data) != text:
+    if b64url_encode(data) != text:
         raise ValueError("not canonical base64url")
     return data
 
@@ -171,7 +176,7 @@ def _fingerprint(key_id: str) -> str:
 
 def _key_string(prefix: str, raw: bytes) -> str:
     """The printable form of a public key: prefix, key, checksum."""
-    return prefix + _b64url(raw + hashlib.sha256(raw).digest()[:_CHECKSUM])
+    return prefix + b64url_encode(raw + hashlib.sha256(raw).digest()[:_CHECKSUM])
 
 
 def _parse_key_string(text: str, prefix: str, length: int, error: type[PledgeboxError]) -> bytes:
@@ -200,7 +205,7 @@ def _parse_key_string(text: str, prefix: str, length: int, error: type[Pledgebox
             " was it copied completely?"
         )
     try:
-        data = _b64url_decode(body)
+        data = b64url_decode(body)
     except ValueError:
         raise error("its last character is not canonical base64url: was it altered?") from None
     raw, checksum = data[:length], data[length:]
@@ -347,6 +352,8 @@ def seal(plaintext: bytes, recipients: Sequence[Recipient], campaign_id: str) ->
     """Encrypt one padded plaintext separately to every recipient: one ASCII line of JSON."""
     if not isinstance(campaign_id, str):
         raise TypeError("campaign_id must be str")
+    if len(campaign_id) > MAX_CAMPAIGN:
+        raise ValueError(f"campaign_id has more than {MAX_CAMPAIGN} characters")
     padded = pad(plaintext)
     info = _info(campaign_id)
     keys = []
@@ -356,17 +363,37 @@ def seal(plaintext: bytes, recipients: Sequence[Recipient], campaign_id: str) ->
         if recipient.key_id in seen:
             continue
         seen.add(recipient.key_id)
-        keys.append([recipient.key_id, _b64url(SUITE.encrypt(padded, recipient._public, info=info))])
+        keys.append([recipient.key_id, b64url_encode(SUITE.encrypt(padded, recipient._public, info=info))])
     if not keys:
         raise NoRecipients()
-    document = {"v": FORMAT_VERSION, "c": campaign_id, "k": keys}
-    return json.dumps(document, separators=(",", ":"), ensure_ascii=True).encode("ascii")
+    return _serialize(campaign_id, keys)
 
 
-def _parse_record(record: bytes) -> tuple[str, list[tuple[str, str]]]:
-    """The campaign id and the (key id, base64url ciphertext) pairs of a sealed record."""
+@dataclass(frozen=True)
+class SealedRecord:
+    """A parsed sealed record: the campaign it claims and, per key id, the ciphertext for that key."""
+
+    campaign: str
+    ciphertexts: tuple[tuple[str, bytes], ...]
+
+    @property
+    def key_ids(self) -> tuple[str, ...]:
+        """The key ids the record is addressed to."""
+        return tuple(key_id for key_id, _ in self.ciphertexts)
+
+
+def _unique_keys(pairs: list[tuple[str, object]]) -> dict:
+    """json object_pairs_hook: a key given twice would let two readers see two different records."""
+    document = dict(pairs)
+    if len(document) != len(pairs):
+        raise DamagedRecord("it has a key twice")
+    return document
+
+
+def parse_record(record: bytes) -> SealedRecord:
+    """The one reader of the sealed-record format: only exactly what seal() writes, else DamagedRecord."""
     try:
-        document = json.loads(record)
+        document = json.loads(record, object_pairs_hook=_unique_keys)
     except (ValueError, TypeError, RecursionError):
         raise DamagedRecord("it is not JSON") from None
     if not isinstance(document, dict):
@@ -376,32 +403,42 @@ def _parse_record(record: bytes) -> tuple[str, list[tuple[str, str]]]:
         raise DamagedRecord("it has no format version")
     if version != FORMAT_VERSION:
         raise DamagedRecord(f"format version {version} is not supported by this pledgebox")
-    campaign = document.get("c")
-    entries = document.get("k")
+    campaign, entries = document.get("c"), document.get("k")
     if not isinstance(campaign, str) or not isinstance(entries, list) or not entries:
         raise DamagedRecord("its campaign or key list is missing")
-    pairs = []
+    if len(campaign) > MAX_CAMPAIGN:
+        raise DamagedRecord("its campaign id is too long")
+    ciphertexts = []
     for entry in entries:
-        if (
-            not isinstance(entry, list)
-            or len(entry) != 2
-            or not isinstance(entry[0], str)
-            or not isinstance(entry[1], str)
-            or not _KEY_ID.fullmatch(entry[0])
-        ):
+        if not (isinstance(entry, list) and len(entry) == 2 and isinstance(entry[0], str)
+                and isinstance(entry[1], str) and _KEY_ID.fullmatch(entry[0])):
             raise DamagedRecord("its key list is malformed")
-        pairs.append((entry[0], entry[1]))
-    return campaign, pairs
+        try:
+            ciphertexts.append((entry[0], b64url_decode(entry[1])))
+        except ValueError:
+            raise DamagedRecord("its ciphertext is not base64url") from None
+    if len({key_id for key_id, _ in ciphertexts}) != len(ciphertexts):
+        raise DamagedRecord("it names a key twice")
+    # Anything seal() would not have written (other keys, spaces, escapes, order) is not a record of ours.
+    if _serialize(campaign, entries) != record:
+        raise DamagedRecord("it is not in the form pledgebox writes")
+    return SealedRecord(campaign, tuple(ciphertexts))
+
+
+def _serialize(campaign: str, entries: list) -> bytes:
+    """A sealed record's one form: compact JSON, ASCII only, keys v, c, k in this order."""
+    document = {"v": FORMAT_VERSION, "c": campaign, "k": entries}
+    return json.dumps(document, separators=(",", ":"), ensure_ascii=True).encode("ascii")
 
 
 def record_key_ids(record: bytes) -> list[str]:
     """The key ids a sealed record is addressed to."""
-    return [key_id for key_id, _ in _parse_record(record)[1]]
+    return list(parse_record(record).key_ids)
 
 
 def record_campaign(record: bytes) -> str:
     """The campaign id a sealed record claims (authenticated only when opened)."""
-    return _parse_record(record)[0]
+    return parse_record(record).campaign
 
 
 def _derive(passphrase: bytes, salt: bytes, n: int) -> bytes:
@@ -462,21 +499,17 @@ class Identity:
         """An Ed25519 signature of data that signer.verify accepts."""
         return self._signing.sign(bytes(data))
 
-    def open(self, record: bytes) -> bytes:
-        """The plaintext of a sealed record addressed to this identity."""
-        campaign, pairs = _parse_record(record)
+    def open(self, record: bytes | SealedRecord) -> bytes:
+        """The plaintext of a sealed record (as written, or parsed) addressed to this identity."""
+        sealed = record if isinstance(record, SealedRecord) else parse_record(record)
         mine = self.recipient.key_id
-        for key_id, text in pairs:
+        for key_id, ciphertext in sealed.ciphertexts:
             if key_id == mine:
                 break
         else:
             raise NotForThisIdentity()
         try:
-            ciphertext = _b64url_decode(text)
-        except ValueError:
-            raise DamagedRecord("its ciphertext is not base64url") from None
-        try:
-            padded = SUITE.decrypt(ciphertext, self._hpke_private, info=_info(campaign))
+            padded = SUITE.decrypt(ciphertext, self._hpke_private, info=_info(sealed.campaign))
         except (InvalidTag, ValueError):
             raise DamagedRecord("it failed authentication: it was altered or cut") from None
         return unpad(padded)
@@ -507,7 +540,7 @@ class Identity:
         }
         data = (json.dumps(document) + "\n").encode("ascii")
         try:
-            files.create_private(path, data)
+            files.write_new(path, data)
         except FileExistsError:
             raise IdentityExists(str(path)) from None
         except OSError as exc:

@@ -6,7 +6,6 @@ import errno
 import fcntl
 import os
 import re
-import secrets
 import threading
 from collections.abc import Iterator
 from dataclasses import dataclass
@@ -351,7 +350,12 @@ class Store:
                     # A torn tail was never acknowledged: it is not a record.
                     data = data[: data.rfind(b"\n") + 1]
                 moved = data.count(b"\n")
-                self._write_new(out, data)
+                try:
+                    files.write_new(out, data)
+                except FileExistsError:
+                    raise OutputExists(str(out)) from None
+                except OSError as exc:
+                    raise StoreWriteError(f"{out}: {exc.strerror}") from None
                 if lock_fd is None:
                     return 0
                 if purge:
@@ -390,38 +394,3 @@ class Store:
             os.fsync(fd)
         finally:
             os.close(fd)
-
-    @staticmethod
-    def _write_new(out: Path, data: bytes) -> None:
-        """Create out holding data, all or nothing, never replacing an existing file."""
-        folder = out.parent
-        tmp = folder / f".{out.name}.{secrets.token_hex(8)}.tmp"
-        try:
-            fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
-        except OSError as exc:
-            raise StoreWriteError(f"{out}: {exc.strerror}") from None
-        try:
-            try:
-                files.write_all(fd, data)
-                os.fsync(fd)
-            finally:
-                os.close(fd)
-            # link, unlike rename, refuses to replace a file that appeared meanwhile.
-            try:
-                os.link(tmp, out)
-            except FileExistsError:
-                raise OutputExists(str(out)) from None
-            except OSError as exc:
-                # Some file systems (a FAT-formatted USB stick) have no hard links:
-                # rename instead, after checking once more that out is still free.
-                if exc.errno not in (errno.EPERM, errno.ENOTSUP, errno.EOPNOTSUPP, errno.EMLINK):
-                    raise
-                if os.path.lexists(out):
-                    raise OutputExists(str(out)) from None
-                os.rename(tmp, out)
-        finally:
-            try:
-                os.unlink(tmp)
-            except FileNotFoundError:
-                pass
-        files.fsync_dir(folder)

@@ -200,7 +200,7 @@ def test_planted_problems_are_each_found_without_echoing_them(clean_data, identi
     good = next(read_records(state / PENDING)).record
     doc = json.loads(good)
     plaintext_record = json.dumps(doc | {"message": "secretmark Свобода"}).encode()
-    short = json.dumps(doc | {"k": [[doc["k"][0][0], doc["k"][0][1][:-8]]]}).encode()
+    short = json.dumps(doc | {"k": [[doc["k"][0][0], doc["k"][0][1][:-8]]]}, separators=(",", ":")).encode()
     with open(state / PENDING, "ab") as file:
         file.write(b"rid7 " + plaintext_record + b"\n")
         file.write(b"rid8 " + short + b"\n")

@@ -573,3 +573,15 @@ def test_random_ciphertext_addressed_to_the_identity_is_damaged_not_a_crash(iden
     record = b'{"v":1,"c":"test-campaign","k":[["%s","%s"]]}' % (identity.recipient.key_id.encode(), body)
     kind, why = review.open_record(record, [identity])
     assert kind == "damaged" and why
+
+
+def test_a_record_with_two_campaign_ids_is_damaged_not_shown_under_either(tmp_path, identity, run):
+    # Review once showed the first "c" while the ciphertext was opened under the last one.
+    record = sealed([identity], 1)
+    forged = record.replace(b'"c":"test-campaign"', b'"c":"other-campaign"', 1)[:-1] + b',"c":"test-campaign"}'
+    write_records(tmp_path / "a.sealed", [("r1", forged), ("r2", sealed([identity], 2))])
+    code, out, err = run(tmp_path / "a.sealed")
+    assert code == 0
+    assert [line[:11] for line in rows(out)] == [ref(2)]
+    assert "a.sealed:1: damaged (it has a key twice), skipped" in err
+    assert "other-campaign" not in out + err

@@ -29,6 +29,7 @@ from pledgebox.sealing import (
     find_identities,
     looks_like_identity,
     pad,
+    parse_record,
     record_key_ids,
     seal,
     unpad,
@@ -571,3 +572,66 @@ def test_find_identities_does_not_follow_symlinks_out(identity, tmp_path):
 
 def test_find_identities_in_a_missing_folder(tmp_path):
     assert find_identities(tmp_path / "missing") == []
+
+
+# --- the one record parser ---------------------------------------------------------------
+
+
+def _canonical_variants(record: bytes) -> list[bytes]:
+    """The same record written in ways seal() never writes: each must be refused."""
+    text = record.decode()
+    document = json.loads(record)
+    key_id, ciphertext = document["k"][0]
+    return [
+        json.dumps(document).encode(),  # spaces after separators
+        json.dumps({"c": document["c"], "v": 1, "k": document["k"]}, separators=(",", ":")).encode(),  # key order
+        text.replace('"v":1', '"v":1.0').encode(),
+        text.replace('"v":1', '"\\u0076":1').encode(),  # an escape where seal writes the character
+        b" " + record,
+        record + b"\n",
+        record + b" ",
+        text.replace("}", ',"x":1}', 1).encode(),  # an extra key
+        text.replace('"k":[', f'"k":[["{key_id}","{ciphertext}"],', 1).encode(),  # the same key named twice
+        text.replace(f'"{ciphertext}"', f'"{ciphertext}="').encode(),  # base64 padding
+    ]
+
+
+def test_only_the_form_seal_writes_is_a_record(identity):
+    record = seal(b"x", [identity.recipient], CAMPAIGN)
+    parsed = parse_record(record)
+    assert parsed.campaign == CAMPAIGN and parsed.key_ids == (identity.recipient.key_id,)
+    assert identity.open(parsed) == identity.open(record) == b"x"
+    for variant in _canonical_variants(record):
+        with pytest.raises(DamagedRecord):
+            parse_record(variant)
+        with pytest.raises(DamagedRecord):
+            identity.open(variant)
+
+
+@pytest.mark.parametrize("first", [True, False])
+def test_a_key_given_twice_is_refused_whichever_comes_first(identity, first):
+    # Two readers of one record once took the campaign from different copies of "c".
+    record = seal(b"x", [identity.recipient], CAMPAIGN)
+    forged = b'"c":"forged-campaign",'
+    at = record.index(b'"c":')
+    doubled = record[:at] + forged + record[at:] if first else record.replace(b',"k":', b"," + forged + b'"k":')
+    assert doubled.count(b'"c":') == 2
+    with pytest.raises(DamagedRecord, match="twice"):
+        parse_record(doubled)
+    with pytest.raises(DamagedRecord):
+        identity.open(doubled)
+
+
+def test_bad_base64url_in_another_keys_entry_is_damage(identities):
+    # Only the reader's own entry is decrypted, but the whole record must be one seal() wrote.
+    record = seal(b"x", [i.recipient for i in identities[:2]], CAMPAIGN)
+    assert identities[0].open(record) == b"x"
+    document = json.loads(record)
+    document["k"][1][1] = "+" + document["k"][1][1][1:]
+    with pytest.raises(DamagedRecord):
+        identities[0].open(json.dumps(document, separators=(",", ":")).encode())
+
+
+def test_seal_refuses_a_campaign_id_no_reader_accepts(identity):
+    with pytest.raises(ValueError):
+        seal(b"x", [identity.recipient], "c" * 41)
