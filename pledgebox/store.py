@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
+import contextlib
 import errno
 import fcntl
+import math
 import os
 import re
 import threading
@@ -159,6 +161,16 @@ class Store:
         self._offset = 0
         self._count = 0
 
+    @contextlib.contextmanager
+    def _lock(self, kind: int, *, create: bool) -> Iterator[int | None]:
+        """Hold flock(kind) on the lock file; yields its fd, or None if nothing was ever appended."""
+        fd = self._locked(kind, create)
+        try:
+            yield fd
+        finally:
+            if fd is not None:
+                os.close(fd)
+
     def _locked(self, kind: int, create: bool) -> int | None:
         """An fd holding flock(kind) on the lock file; None if nothing was ever appended."""
         if create:
@@ -219,10 +231,11 @@ class Store:
             self._offset += end
         return st.st_size
 
-    def append(self, record_id: str, record: bytes, cap: tuple[float, float] | None = None) -> bool:
-        """Store one sealed record durably; False (and nothing written) if its id is known.
+    def append(self, record_id: str, record: bytes, *, max_records: float | None = None,
+               max_bytes: float | None = None) -> bool:
+        """Store one sealed record durably; False (and nothing written) if its id was ever stored.
 
-        cap: (records, bytes) of uncollected records at which a new record raises StoreFull
+        max_records, max_bytes: the uncollected records at which a new record raises StoreFull
         instead; checked under the lock, so it needs no separate look at the store.
         """
         raw_id = record_id.encode("ascii") if record_id.isascii() else b""
@@ -231,11 +244,12 @@ class Store:
         if not isinstance(record, bytes) or not _RECORD.fullmatch(record):
             raise ValueError("record must be printable ASCII starting with a non-space")
         line = raw_id + b" " + record + b"\n"
+        limits = (math.inf if max_records is None else max_records, math.inf if max_bytes is None else max_bytes)
         with self._mutex:
             if record_id in self._seen:
                 return False
             try:
-                stored = self._append_locked(record_id, line, cap)
+                stored = self._append_locked(record_id, line, limits)
             except OSError as exc:
                 raise StoreWriteError(f"{exc.filename or self.pending}: {exc.strerror}") from None
             if stored:
@@ -244,59 +258,40 @@ class Store:
                 self._count += 1
             return stored
 
-    def _append_locked(self, record_id: str, line: bytes, cap: tuple[float, float] | None) -> bool:
+    def _append_locked(self, record_id: str, line: bytes, limits: tuple[float, float]) -> bool:
         """The part of append that holds the lock file."""
-        lock_fd = self._locked(fcntl.LOCK_EX, create=True)
-        try:
+        with self._lock(fcntl.LOCK_EX, create=True) as lock_fd, _pending_fd(self.pending) as (fd, created):
+            size = self._catch_up(fd, lock_fd)
+            if record_id in self._seen:
+                return False
+            if self._count >= limits[0] or self._offset >= limits[1]:
+                raise StoreFull()
             try:
-                fd = os.open(self.pending, os.O_RDWR | os.O_APPEND)
-                created = False
-            except FileNotFoundError:
-                flags = os.O_RDWR | os.O_APPEND | os.O_CREAT | os.O_EXCL
-                fd = os.open(self.pending, flags, 0o600)
-                created = True
-            try:
-                size = self._catch_up(fd, lock_fd)
-                if record_id in self._seen:
-                    return False
-                if cap is not None and (self._count >= cap[0] or self._offset >= cap[1]):
-                    raise StoreFull()
-                try:
-                    # Bytes after the last LF are a record torn by a crash, never acknowledged.
-                    if size > self._offset:
-                        os.ftruncate(fd, self._offset)
-                    # One write on an O_APPEND descriptor: the whole line or an error.
-                    if os.write(fd, line) != len(line):
-                        raise OSError(errno.ENOSPC, "short write, is the disk full?")
-                    os.fsync(fd)
-                    if created:
-                        files.fsync_dir(self.folder)
-                except OSError:
-                    # Leave no torn record behind for the next append or a reader.
-                    try:
-                        os.ftruncate(fd, self._offset)
-                    except OSError:
-                        pass
-                    raise
-            finally:
-                os.close(fd)
-        finally:
-            os.close(lock_fd)
+                # Bytes after the last LF are a record torn by a crash, never acknowledged.
+                if size > self._offset:
+                    os.ftruncate(fd, self._offset)
+                # One write on an O_APPEND descriptor: the whole line or an error.
+                if os.write(fd, line) != len(line):
+                    raise OSError(errno.ENOSPC, "short write, is the disk full?")
+                os.fsync(fd)
+                if created:
+                    files.fsync_dir(self.folder)
+            except OSError:
+                # Leave no torn record behind for the next append or a reader.
+                with contextlib.suppress(OSError):
+                    os.ftruncate(fd, self._offset)
+                raise
         return True
 
     def prepare(self) -> None:
         """Create the folder and files before serving, so no timestamp records the first pledge."""
-        with self._mutex:
-            lock_fd = self._locked(fcntl.LOCK_EX, create=True)
+        with self._mutex, self._lock(fcntl.LOCK_EX, create=True):
             try:
-                try:
-                    fd = os.open(self.pending, os.O_RDWR | os.O_APPEND | os.O_CREAT | os.O_EXCL, 0o600)
-                except FileExistsError:
-                    return
-                os.close(fd)
-                files.fsync_dir(self.folder)
-            finally:
-                os.close(lock_fd)
+                fd = os.open(self.pending, os.O_RDWR | os.O_APPEND | os.O_CREAT | os.O_EXCL, 0o600)
+            except FileExistsError:
+                return
+            os.close(fd)
+            files.fsync_dir(self.folder)
 
     def count(self) -> int:
         """The number of complete records waiting to be collected."""
@@ -304,12 +299,12 @@ class Store:
             self._refresh()
             return self._count
 
-    def remembers(self, record_id: str) -> bool:
-        """Whether this process has seen the id already: no lock, no file (known() may look further)."""
+    def seen_here(self, record_id: str) -> bool:
+        """Whether this process has seen the id already: memory only, no lock, no file read."""
         return record_id in self._seen
 
-    def known(self, record_id: str) -> bool:
-        """Whether a record with this id is stored (or was, before a collect)."""
+    def ever_stored(self, record_id: str) -> bool:
+        """Whether a record with this id is stored (or was, before a collect), by any process: reads the files."""
         with self._mutex:
             if record_id not in self._seen:
                 self._refresh()
@@ -317,10 +312,9 @@ class Store:
 
     def _refresh(self) -> None:
         """Catch up with other processes' appends, under a shared lock (caller holds the mutex)."""
-        lock_fd = self._locked(fcntl.LOCK_SH, create=False)
-        if lock_fd is None:
-            return
-        try:
+        with self._lock(fcntl.LOCK_SH, create=False) as lock_fd:
+            if lock_fd is None:
+                return
             try:
                 fd = os.open(self.pending, os.O_RDONLY)
             except FileNotFoundError:
@@ -329,27 +323,15 @@ class Store:
                 self._catch_up(fd, lock_fd)
             finally:
                 os.close(fd)
-        finally:
-            os.close(lock_fd)
 
     def collect(self, out: Path, *, purge: bool = False) -> int:
         """Move every pending record into the new file out, atomically; return how many."""
         out = Path(out)
         if os.path.lexists(out):
             raise OutputExists(str(out))
-        with self._mutex:
-            lock_fd = self._locked(fcntl.LOCK_EX, create=False)
+        with self._mutex, self._lock(fcntl.LOCK_EX, create=False) as lock_fd:
             try:
-                data = b""
-                if lock_fd is not None:
-                    try:
-                        with open(self.pending, "rb") as file:
-                            data = file.read()
-                    except FileNotFoundError:
-                        pass
-                    # A torn tail was never acknowledged: it is not a record.
-                    data = data[: data.rfind(b"\n") + 1]
-                moved = data.count(b"\n")
+                data = b"" if lock_fd is None else self._complete_lines()
                 try:
                     files.write_new(out, data)
                 except FileExistsError:
@@ -359,28 +341,35 @@ class Store:
                 if lock_fd is None:
                     return 0
                 if purge:
-                    try:
+                    with contextlib.suppress(FileNotFoundError):
                         os.unlink(self.collected)
-                    except FileNotFoundError:
-                        pass
                 elif data:
                     self._append_collected(data)
-                if os.path.exists(self.pending):
-                    with open(self.pending, "r+b") as file:
-                        os.ftruncate(file.fileno(), 0)
-                        os.fsync(file.fileno())
-                files.fsync_dir(self.folder)
-                # Tell every process that pending.sealed starts over.
-                generation = self._generation(lock_fd) + 1
-                os.ftruncate(lock_fd, 0)
-                os.pwrite(lock_fd, b"%d\n" % generation, 0)
-                self._file = None
-                return moved
+                self._start_over(lock_fd)
+                return data.count(b"\n")
             except OSError as exc:
                 raise StoreWriteError(f"{exc.filename or self.folder}: {exc.strerror}") from None
-            finally:
-                if lock_fd is not None:
-                    os.close(lock_fd)
+
+    def _complete_lines(self) -> bytes:
+        """Every complete line of pending.sealed (a torn tail was never acknowledged: it is not a record)."""
+        try:
+            with open(self.pending, "rb") as file:
+                data = file.read()
+        except FileNotFoundError:
+            return b""
+        return data[: data.rfind(b"\n") + 1]
+
+    def _start_over(self, lock_fd: int) -> None:
+        """Empty pending.sealed durably and tell every process that it starts over."""
+        if os.path.exists(self.pending):
+            with open(self.pending, "r+b") as file:
+                os.ftruncate(file.fileno(), 0)
+                os.fsync(file.fileno())
+        files.fsync_dir(self.folder)
+        generation = self._generation(lock_fd) + 1
+        os.ftruncate(lock_fd, 0)
+        os.pwrite(lock_fd, b"%d\n" % generation, 0)
+        self._file = None
 
     def _append_collected(self, data: bytes) -> None:
         """Add collected lines to the server's safety copy, durably."""
@@ -394,3 +383,16 @@ class Store:
             os.fsync(fd)
         finally:
             os.close(fd)
+
+
+@contextlib.contextmanager
+def _pending_fd(path: Path) -> Iterator[tuple[int, bool]]:
+    """pending.sealed open for appending, created if missing: (fd, whether it was created now)."""
+    try:
+        fd, created = os.open(path, os.O_RDWR | os.O_APPEND), False
+    except FileNotFoundError:
+        fd, created = os.open(path, os.O_RDWR | os.O_APPEND | os.O_CREAT | os.O_EXCL, 0o600), True
+    try:
+        yield fd, created
+    finally:
+        os.close(fd)

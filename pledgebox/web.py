@@ -191,7 +191,7 @@ class Site:
         del plaintext  # the plaintext lives only in memory, only this long
         limits = self.config.limits
         self.store.append(self.tokens.record_id(nonce), record,
-                          cap=(limits.max_pending, limits.max_pending_mb * 1024 * 1024))
+                          max_records=limits.max_pending, max_bytes=limits.max_pending_mb * 1024 * 1024)
         return reference
 
 
@@ -389,8 +389,8 @@ def build_app(config, *, clock=time.time, bundle_url: str = "") -> App:
             # whatever the limits say now, and uses up none of them. The store's files are read
             # only when the rate limit says no: the usual confirm takes the store's lock once.
             record_id = site.tokens.record_id(nonce)
-            if (not site.store.remembers(record_id) and not site.allow(request.environ, circuits.CONFIRM)
-                    and not site.store.known(record_id)):
+            if (not site.store.seen_here(record_id) and not site.allow(request.environ, circuits.CONFIRM)
+                    and not site.store.ever_stored(record_id)):
                 return refused(429, "busy", RETRY_AFTER)
             reference = site.seal_and_store(pledge, nonce, issued)
         except StoreFull:

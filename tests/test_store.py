@@ -327,8 +327,8 @@ def test_ids_another_process_appended_are_known_after_a_collect(folder, tmp_path
     assert b.append("b-first", _record(1))  # b has looked at the store once
     assert a.append("x", _record(2))
     assert Store(folder).collect(tmp_path / "out.sealed") == 2
-    assert b.known("x")
-    assert b.append("x", _record(2), cap=(0, 0)) is False  # known: no StoreFull, nothing written
+    assert b.ever_stored("x")
+    assert b.append("x", _record(2), max_records=0, max_bytes=0) is False  # known: no StoreFull, nothing written
     assert b.append("x", _record(2)) is False
     assert _ids(folder / "pending.sealed") == []
 
