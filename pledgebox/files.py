@@ -5,6 +5,7 @@ from __future__ import annotations
 import errno
 import os
 import secrets
+from collections.abc import Callable
 from pathlib import Path
 
 # Errors of a file system without hard links (a FAT-formatted USB stick).
@@ -55,6 +56,16 @@ def write_new(path: Path, data: bytes, *, mode: int = 0o600, replace: bool = Fal
         except FileNotFoundError:
             pass
     fsync_dir(path.parent)
+
+
+def create(path: Path, data: bytes, exists: Callable[[str], Exception], failed: Callable[[str], Exception]) -> None:
+    """write_new for a command's output, with the caller's own errors for a file already there and any other."""
+    try:
+        write_new(path, data)
+    except FileExistsError:
+        raise exists(str(path)) from None
+    except OSError as exc:
+        raise failed(f"{path}: {exc.strerror}") from None
 
 
 def _link(tmp: Path, path: Path) -> None:

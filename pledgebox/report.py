@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import csv
+import functools
 import io
 import shutil
 from collections import Counter
@@ -28,12 +29,7 @@ class OutputError(PledgeboxError):
 
 def write_private(path: Path, text: str, *, encoding: str = "utf-8") -> None:
     """Create path (mode 0600, never replacing a file) holding text; leave nothing on failure."""
-    try:
-        files.write_new(path, text.encode(encoding))
-    except FileExistsError:
-        raise OutputExists(str(path), hint=OUTPUT_HINT) from None
-    except OSError as exc:
-        raise OutputError(f"{path}: {exc.strerror}") from None
+    files.create(path, text.encode(encoding), functools.partial(OutputExists, hint=OUTPUT_HINT), OutputError)
 
 
 def csv_text(result: Result, matching: Matching | None = None) -> str:

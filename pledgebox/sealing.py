@@ -539,12 +539,7 @@ class Identity:
             "ciphertext": _b64(ciphertext),
         }
         data = (json.dumps(document) + "\n").encode("ascii")
-        try:
-            files.write_new(path, data)
-        except FileExistsError:
-            raise IdentityExists(str(path)) from None
-        except OSError as exc:
-            raise IdentityFileError(f"{path}: {exc.strerror}") from None
+        files.create(path, data, IdentityExists, IdentityFileError)
 
     @classmethod
     def load(cls, path: Path, passphrase: bytes) -> Identity:

@@ -332,12 +332,7 @@ class Store:
         with self._mutex, self._lock(fcntl.LOCK_EX, create=False) as lock_fd:
             try:
                 data = b"" if lock_fd is None else self._complete_lines()
-                try:
-                    files.write_new(out, data)
-                except FileExistsError:
-                    raise OutputExists(str(out)) from None
-                except OSError as exc:
-                    raise StoreWriteError(f"{out}: {exc.strerror}") from None
+                files.create(out, data, OutputExists, StoreWriteError)
                 if lock_fd is None:
                     return 0
                 if purge:
