@@ -127,7 +127,7 @@ def scan_bytes(name: str, data: bytes) -> list[Finding]:
 def hpke_overhead() -> int:
     """Bytes a sealed ciphertext adds to the padded plaintext (KEM encapsulation and AEAD tag)."""
     sample = sealing.parse_record(sealing.seal(b"", [sealing.Identity.generate().recipient], "audit"))
-    return len(sample.ciphertexts[0][1]) - sealing.BUCKETS[0]
+    return sample.sizes[0] - sealing.BUCKETS[0]
 
 
 def check_record(record: bytes) -> str | None:
@@ -136,7 +136,7 @@ def check_record(record: bytes) -> str | None:
         sealed = sealing.parse_record(record)
     except sealing.DamagedRecord:
         return "not-a-record"
-    if any(len(ciphertext) - hpke_overhead() not in sealing.BUCKETS for _, ciphertext in sealed.ciphertexts):
+    if any(size - hpke_overhead() not in sealing.BUCKETS for size in sealed.sizes):
         return "record-size"
     return None
 

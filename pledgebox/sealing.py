@@ -138,15 +138,20 @@ def b64url_encode(data: bytes) -> str:
     return base64.urlsafe_b64encode(data).rstrip(b"=").decode("ascii")
 
 
+def is_b64url(text: object) -> bool:
+    """True for canonical base64url without padding: the only text b64url_encode could have written."""
+    if not isinstance(text, str) or not _B64URL.fullmatch(text):
+        return False
+    # Unused low bits in the last character would let two strings mean the same bytes.
+    tail = len(text) % 4
+    return tail == 0 or (tail == 2 and text[-1] in "AQgw") or (tail == 3 and text[-1] in "AEIMQUYcgkosw048")
+
+
 def b64url_decode(text: str) -> bytes:
     """Decode canonical base64url without padding, or raise ValueError."""
-    if not isinstance(text, str) or len(text) % 4 == 1 or not _B64URL.fullmatch(text):
-        raise ValueError("not base64url")
-    data = base64.urlsafe_b64decode(text + "=" * (-len(text) % 4))
-    # Unused low bits in the last character would let two strings mean the same bytes.
-    if b64url_encode(data) != text:
+    if not is_b64url(text):
         raise ValueError("not canonical base64url")
-    return data
+    return base64.urlsafe_b64decode(text + "=" * (-len(text) % 4))
 
 
 def _b64(data: bytes) -> str:
@@ -371,15 +376,25 @@ def seal(plaintext: bytes, recipients: Sequence[Recipient], campaign_id: str) ->
 
 @dataclass(frozen=True)
 class SealedRecord:
-    """A parsed sealed record: the campaign it claims and, per key id, the ciphertext for that key."""
+    """A parsed sealed record: the campaign it claims and, per key id, its ciphertext (checked base64url)."""
 
     campaign: str
-    ciphertexts: tuple[tuple[str, bytes], ...]
+    entries: tuple[tuple[str, str], ...]
 
     @property
     def key_ids(self) -> tuple[str, ...]:
         """The key ids the record is addressed to."""
-        return tuple(key_id for key_id, _ in self.ciphertexts)
+        return tuple(key_id for key_id, _ in self.entries)
+
+    @property
+    def sizes(self) -> tuple[int, ...]:
+        """The length in bytes of each ciphertext."""
+        return tuple(len(text) * 3 // 4 for _, text in self.entries)
+
+    def ciphertext(self, key_id: str) -> bytes | None:
+        """The ciphertext for the key with this id, None if the record is not addressed to it."""
+        # Decoded only for the key that opens it: the others need not cost a thing.
+        return next((b64url_decode(text) for kid, text in self.entries if kid == key_id), None)
 
 
 def _unique_keys(pairs: list[tuple[str, object]]) -> dict:
@@ -408,27 +423,25 @@ def parse_record(record: bytes) -> SealedRecord:
         raise DamagedRecord("its campaign or key list is missing")
     if len(campaign) > MAX_CAMPAIGN:
         raise DamagedRecord("its campaign id is too long")
-    ciphertexts = []
     for entry in entries:
         if not (isinstance(entry, list) and len(entry) == 2 and isinstance(entry[0], str)
-                and isinstance(entry[1], str) and _KEY_ID.fullmatch(entry[0])):
+                and _KEY_ID.fullmatch(entry[0])):
             raise DamagedRecord("its key list is malformed")
-        try:
-            ciphertexts.append((entry[0], b64url_decode(entry[1])))
-        except ValueError:
-            raise DamagedRecord("its ciphertext is not base64url") from None
-    if len({key_id for key_id, _ in ciphertexts}) != len(ciphertexts):
+        if not is_b64url(entry[1]):
+            raise DamagedRecord("its ciphertext is not base64url")
+    if len({key_id for key_id, _ in entries}) != len(entries):
         raise DamagedRecord("it names a key twice")
     # Anything seal() would not have written (other keys, spaces, escapes, order) is not a record of ours.
     if _serialize(campaign, entries) != record:
         raise DamagedRecord("it is not in the form pledgebox writes")
-    return SealedRecord(campaign, tuple(ciphertexts))
+    return SealedRecord(campaign, tuple((key_id, text) for key_id, text in entries))
 
 
-def _serialize(campaign: str, entries: list) -> bytes:
+def _serialize(campaign: str, entries: Sequence[Sequence[str]]) -> bytes:
     """A sealed record's one form: compact JSON, ASCII only, keys v, c, k in this order."""
-    document = {"v": FORMAT_VERSION, "c": campaign, "k": entries}
-    return json.dumps(document, separators=(",", ":"), ensure_ascii=True).encode("ascii")
+    # Key ids and ciphertexts need no escaping (hex and base64url): only the campaign goes through json.
+    keys = ",".join(f'["{key_id}","{text}"]' for key_id, text in entries)
+    return f'{{"v":{FORMAT_VERSION},"c":{json.dumps(campaign)},"k":[{keys}]}}'.encode("ascii")
 
 
 def record_key_ids(record: bytes) -> list[str]:
@@ -502,11 +515,8 @@ class Identity:
     def open(self, record: bytes | SealedRecord) -> bytes:
         """The plaintext of a sealed record (as written, or parsed) addressed to this identity."""
         sealed = record if isinstance(record, SealedRecord) else parse_record(record)
-        mine = self.recipient.key_id
-        for key_id, ciphertext in sealed.ciphertexts:
-            if key_id == mine:
-                break
-        else:
+        ciphertext = sealed.ciphertext(self.recipient.key_id)
+        if ciphertext is None:
             raise NotForThisIdentity()
         try:
             padded = SUITE.decrypt(ciphertext, self._hpke_private, info=_info(sealed.campaign))

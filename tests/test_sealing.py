@@ -29,6 +29,8 @@ from pledgebox.sealing import (
     find_identities,
     looks_like_identity,
     pad,
+    b64url_decode,
+    b64url_encode,
     parse_record,
     record_key_ids,
     seal,
@@ -635,3 +637,28 @@ def test_bad_base64url_in_another_keys_entry_is_damage(identities):
 def test_seal_refuses_a_campaign_id_no_reader_accepts(identity):
     with pytest.raises(ValueError):
         seal(b"x", [identity.recipient], "c" * 41)
+
+
+def _encodes_something(text: str) -> bool:
+    """True if text is exactly what base64url without padding writes for some bytes."""
+    try:
+        data = base64.b64decode((text + "=" * (-len(text) % 4)).encode(), altchars=b"-_", validate=True)
+    except ValueError:
+        return False
+    return base64.urlsafe_b64encode(data).rstrip(b"=").decode() == text
+
+
+@pytest.mark.parametrize("length", range(0, 12))
+def test_the_codec_takes_exactly_what_it_writes(length):
+    data = bytes(range(200, 200 + length))
+    text = b64url_encode(data)
+    assert b64url_decode(text) == data
+    alphabet = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_"
+    # Every other last character (some set bits an encoder leaves zero), padding, a space, one more character.
+    others = [text[:-1] + ch for ch in alphabet + "+/" if text and ch != text[-1]] + [text + "=", text + "A", " " + text]
+    for other in others:
+        if _encodes_something(other):
+            assert b64url_encode(b64url_decode(other)) == other
+        else:
+            with pytest.raises(ValueError):
+                b64url_decode(other)
