@@ -521,7 +521,7 @@ def test_no_partial_identity_file_after_a_failure(identity, tmp_path, monkeypatc
     def broken_fsync(fd):
         raise failure
 
-    monkeypatch.setattr(sealing.os, "fsync", broken_fsync)
+    monkeypatch.setattr(os, "fsync", broken_fsync)
     expected = IdentityFileError if isinstance(failure, OSError) else KeyboardInterrupt
     with pytest.raises(expected):
         identity.save(tmp_path / "id", b"pw", scrypt_n=FAST_N)
