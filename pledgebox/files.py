@@ -68,6 +68,19 @@ def create(path: Path, data: bytes, exists: Callable[[str], Exception], failed: 
         raise failed(f"{path}: {exc.strerror}") from None
 
 
+def read_small(path: Path, limit: int, failed: Callable[[str], Exception],
+               too_large: Callable[[], Exception]) -> bytes:
+    """The whole of a file that must hold at most limit bytes (a hostile one may be huge), or the caller's errors."""
+    try:
+        with open(path, "rb") as file:
+            data = file.read(limit + 1)
+    except OSError as exc:
+        raise failed(f"{path}: {exc.strerror}") from None
+    if len(data) > limit:
+        raise too_large()
+    return data
+
+
 def _link(tmp: Path, path: Path) -> None:
     """Give tmp the name path; link, unlike rename, refuses to replace a file that appeared meanwhile."""
     try:

@@ -10,7 +10,7 @@ import unicodedata
 import warnings
 from pathlib import Path
 
-from . import sealing
+from . import files, sealing
 from .errors import PledgeboxError, UsageError
 
 DEFAULT_SCRYPT_WORK = 18  # scrypt N = 2**18: 256 MiB and about a second, as age uses for passphrases
@@ -57,14 +57,8 @@ def _encode(text: str) -> bytes:
 
 def from_file(path: Path) -> bytes:
     """The passphrase in a file: its first line, without the line ending."""
-    try:
-        with open(path, "rb") as file:
-            data = file.read(_MAX_PASSPHRASE_FILE + 1)
-    except OSError as exc:
-        raise PassphraseFileError(f"{path}: {exc.strerror}") from None
-    if len(data) > _MAX_PASSPHRASE_FILE:
-        raise PassphraseFileError(f"{path} is too large to be a passphrase file",
-                                  hint="the file must hold the passphrase alone, on one line")
+    data = files.read_small(path, _MAX_PASSPHRASE_FILE, PassphraseFileError, lambda: PassphraseFileError(
+        f"{path} is too large to be a passphrase file", hint="the file must hold the passphrase alone, on one line"))
     # Editors add a final newline; a passphrase never ends with one.
     line = data.split(b"\n", 1)[0].removesuffix(b"\r")
     try:

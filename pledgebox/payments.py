@@ -12,7 +12,7 @@ from decimal import Decimal, InvalidOperation
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-from . import pledges
+from . import files, pledges
 from .errors import PledgeboxError
 
 if TYPE_CHECKING:
@@ -162,13 +162,8 @@ def _decode(data: bytes) -> str:
 def read_payments(path: Path) -> Payments:
     """Read a bank statement exported as CSV: a header row, then one row per booking."""
     path = Path(path)
-    try:
-        with open(path, "rb") as file:
-            data = file.read(MAX_PAYMENTS_BYTES + 1)
-    except OSError as exc:
-        raise PaymentsUnreadable(f"{path}: {exc.strerror}") from None
-    if len(data) > MAX_PAYMENTS_BYTES:
-        raise PaymentsUnreadable(f"{path} is larger than {MAX_PAYMENTS_BYTES // 2**20} MiB")
+    data = files.read_small(path, MAX_PAYMENTS_BYTES, PaymentsUnreadable,
+                            lambda: PaymentsUnreadable(f"{path} is larger than {MAX_PAYMENTS_BYTES // 2**20} MiB"))
     text = _decode(data)
     readings = []
     for delimiter in (";", ",", "\t"):

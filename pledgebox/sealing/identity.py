@@ -155,13 +155,8 @@ class Identity:
         path = Path(path)
         if not isinstance(passphrase, (bytes, bytearray)):
             raise TypeError("passphrase must be bytes")
-        try:
-            with open(path, "rb") as file:
-                data = file.read(_IDENTITY_MAX_BYTES + 1)
-        except OSError as exc:
-            raise IdentityFileError(f"{path}: {exc.strerror}") from None
-        if len(data) > _IDENTITY_MAX_BYTES:
-            raise NotAnIdentity(f"{path} is far too large")
+        data = files.read_small(path, _IDENTITY_MAX_BYTES, IdentityFileError,
+                                lambda: NotAnIdentity(f"{path} is far too large"))
         try:
             document = json.loads(data)
         except ValueError:
