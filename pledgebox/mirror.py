@@ -35,9 +35,9 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from . import render, sealing
-from .safetext import terminal
 from .errors import OutputExists, PledgeboxError
 from .i18n import LANGS
+from .safetext import terminal
 
 NAME = "pledgebox-mirror"  # the copy's folder, and the archive's top folder
 ARCHIVE = NAME + ".tar.gz"

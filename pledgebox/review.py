@@ -337,7 +337,7 @@ def open_files(paths: Sequence[Path], identities: Sequence[sealing.Identity], *,
     by_reference: dict[str, Entry] = {}
     try:
         for batch, opened in _results(_batches(paths, result, progress), identities, processes):
-            for (source, record), (kind, value) in zip(batch, opened):
+            for (source, record), (kind, value) in zip(batch, opened, strict=True):
                 if kind == "ok":
                     _merge(result, by_id, by_reference, source, record.record_id, value)
                 elif kind == "other":

@@ -17,7 +17,7 @@ from .identity import (
     find_identities,
     looks_like_identity,
 )
-from .keys import RECIPIENT_PREFIX, SIGNER_PREFIX, BadRecipient, BadSigner, Recipient, Signer, _key_string
+from .keys import RECIPIENT_PREFIX, SIGNER_PREFIX, BadRecipient, BadSigner, Recipient, Signer
 from .records import (
     BUCKETS,
     FORMAT_VERSION,
@@ -37,6 +37,10 @@ from .records import (
 )
 
 __all__ = [
+    "IDENTITY_MARK",
+    "MAX_CAMPAIGN",
+    "RECIPIENT_PREFIX",
+    "SIGNER_PREFIX",
     "BUCKETS",
     "FORMAT_VERSION",
     "SUITE",
