@@ -35,9 +35,10 @@ KINDS = {
 # Paths relative to the data folder, as glob patterns, and how each is checked.
 # Public by design (may be world-readable): organisers' settings and public keys, the signed mirror
 # bundle, and the totals `raised` publishes (0644, so the server reads them whoever ran `raised`).
-PUBLIC = ("campaign.toml", "campaign.example.toml", "mirror/pledgebox-mirror.tar.gz", "state/published.json")
+PUBLIC = ("campaign.toml", "campaign.example.toml", "mirror/pledgebox-mirror.tar.gz", "state/published.json",
+          "state/mirror-version")
 RECORDS = (f"state/{PENDING}", f"state/{COLLECTED}", "*.sealed", "*/*.sealed")
-TEXT = ("state/published.json", "state/.lock", ".gitignore")
+TEXT = ("state/published.json", "state/mirror-version", "state/.lock", ".gitignore")
 SECRETS = ("state/token.key",)
 OPAQUE = ("mirror/pledgebox-mirror.tar.gz",)  # the signed bundle, built on an organiser's machine
 TRANSIENT = (".*.tmp", "*/.*.tmp")  # files.write_new's, left only mid-write

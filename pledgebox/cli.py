@@ -91,81 +91,6 @@ python app.py raised 1234.50 --pledged 2100""")
     sp.add_argument("--pledged", metavar="AMOUNT", help="also show the amount pledged")
 
 
-def cmd_mirror_build(args) -> int:
-    """Build the signed static copy of the site and its archive."""
-    from . import mirror
-
-    _refuse_passphrase_argument(args)
-    cfg = config.load(args.data, allow_demo=False)
-    # Refused before the passphrase is asked for, not after.
-    if not cfg.onion:
-        raise mirror.NoOnion()
-    mirror.check_output(args.out)
-    files = [args.passphrase_file] if args.passphrase_file else None
-    identity = keys.load(args.identity, keys.passphrase(files, 0, f"Passphrase for {args.identity}: "))
-    built = mirror.build(cfg, identity, args.out)
-    print(f"Built a mirror of {built.files} files, signed by {identity.signer.fingerprint}:\n"
-          f"  {built.folder}/  upload this folder's contents to any web server\n"
-          f"  {built.archive}  the bundle: copy it to DATA/{mirror.BUNDLE_DIR}/ on the server and restart it\n"
-          f"Manifest SHA-256: {built.manifest_sha256} (the same in every build of this campaign and version)")
-    return 0
-
-
-def add_mirror_build(actions) -> None:
-    """`mirror build OUT --identity KEYFILE`."""
-    sp = _command(actions, "build", cmd_mirror_build,
-                  "build a static copy of the site, a signed manifest and one archive", """
-python app.py mirror build ~/mirror --identity ~/keys/me.identity
-python app.py mirror build ~/mirror --identity ~/keys/me.identity --passphrase-file /dev/shm/pass""")
-    sp.add_argument("out", type=Path, metavar="OUT", help="a new (or empty) folder for the copy and its archive")
-    sp.add_argument("--identity", type=Path, required=True, metavar="KEYFILE",
-                    help="an organiser's identity file (from keygen), to sign the manifest")
-    sp.add_argument("--passphrase-file", type=Path, metavar="FILE",
-                    help="read the identity's passphrase from FILE instead of the terminal")
-    _no_passphrase_argument(sp)
-
-
-def cmd_mirror_verify(args) -> int:
-    """Check a copy's signature and every byte; name each file changed, added or removed."""
-    from . import mirror
-
-    signer = sealing.Signer.from_string(args.signer)
-    report = mirror.verify(args.source, signer)
-    for label, paths in (("changed", report.changed), ("added", report.added), ("removed", report.removed)):
-        for path in paths:
-            print(f"{label}: {safetext.terminal(path)}")
-    if not report.signature_ok:
-        raise mirror.BadSignature(signer.fingerprint)
-    if not report.ok:
-        raise mirror.MirrorDiffers(f"{len(report.changed)} changed, {len(report.added)} added, "
-                                   f"{len(report.removed)} removed")
-    print(f"OK: signed by {signer.fingerprint}; all {report.files} files match, byte for byte.")
-    return 0
-
-
-def add_mirror_verify(actions) -> None:
-    """`mirror verify DIR_OR_ARCHIVE --signer STRING`."""
-    sp = _command(actions, "verify", cmd_mirror_verify, "check a copy's signature and every byte", """
-python app.py mirror verify pledgebox-mirror.tar.gz --signer pledgebox-signer-v1:…
-python app.py mirror verify /var/www/mirror --signer pledgebox-signer-v1:…""")
-    sp.add_argument("source", type=Path, metavar="DIR_OR_ARCHIVE", help="an unpacked copy, or the .tar.gz")
-    sp.add_argument("--signer", required=True, metavar="STRING",
-                    help="the organisers' signer key (pledgebox-signer-v1:…, shown on the mirror page)")
-
-
-def add_mirror(sub) -> None:
-    """`mirror ACTION`: a group of its own, with `build` and `verify`."""
-    mirror_help = "build or check a signed static copy of the site (see `mirror ACTION --help`)"
-    sp = sub.add_parser("mirror", help=mirror_help, description=mirror_help, allow_abbrev=False,
-                        formatter_class=argparse.RawDescriptionHelpFormatter, epilog=textwrap.dedent("""\
-                            examples:
-                              python app.py mirror build ~/mirror --identity ~/keys/me.identity
-                              python app.py mirror verify pledgebox-mirror.tar.gz --signer pledgebox-signer-v1:…"""))
-    actions = sp.add_subparsers(dest="action", required=True, metavar="ACTION")
-    add_mirror_build(actions)
-    add_mirror_verify(actions)
-
-
 def _refuse_passphrase_argument(args) -> None:
     """`--passphrase SECRET` is refused: argv is readable by every user and kept in shell history."""
     if getattr(args, "passphrase_argv", None) is not None:
@@ -400,6 +325,8 @@ def parser() -> argparse.ArgumentParser:
         description="A Tor-friendly fundraising appeal whose pledges are sealed to the organisers' keys.",
         epilog="Run `python app.py COMMAND --help` for each command's options and examples.")
     sub = p.add_subparsers(dest="command", required=True, metavar="COMMAND")
+    from .mirror_cli import add_mirror  # it uses this module's helpers
+
     for add in (add_serve, add_raised, add_keygen, add_collect, add_review, add_audit, add_mirror):
         add(sub)
     return p

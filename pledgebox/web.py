@@ -6,13 +6,14 @@ import dataclasses
 import sys
 import threading
 import time
-from datetime import datetime
+from datetime import datetime, timezone
 
 from bottle import Bottle, HTTPResponse, request, response
 
 from . import campaign, circuits, girocode, pledges, sealing
 from .i18n import LANGS, best_language, catalogs
-from .mirror import ARCHIVE, BUNDLE_URL, published_bundle
+from .mirror import ARCHIVE, BUNDLE_URL
+from .verify import published_bundle
 from .errors import PledgeboxError
 from .ratelimit import RateLimit
 from .render import SECURITY_HEADERS, Page, Templates, accepts_gzip, display_url, transport_headers
@@ -25,7 +26,7 @@ RETRY_AFTER = "60"
 class Site:
     """What the routes share: the campaign, its pages in memory, the store and the token keys."""
 
-    def __init__(self, config, clock=time.time, bundle_url: str = ""):
+    def __init__(self, config, clock=time.time, bundle_url: str = "", bundle=None):
         self.config = config
         self.clock = clock
         self.catalogs = catalogs()
@@ -36,6 +37,7 @@ class Site:
         self.signers = [(o.name, o.signer, sealing.Signer.from_string(o.signer).fingerprint)
                         for o in config.organisers if o.signer]
         self.bundle_url = bundle_url
+        self.bundle = bundle  # mirror.Bundle: the checked archive the app hands out, if any
         self.limit = RateLimit(config.limits.confirms_per_minute)
         self.circuits = circuits.CircuitLimits(config.limits.circuit_confirms_per_minute,
                                                config.limits.circuit_check_pages_per_minute)
@@ -69,6 +71,11 @@ class Site:
         """Today in the campaign's time zone, from the injectable clock."""
         return campaign.today(self.config.tz, datetime.fromtimestamp(self.clock(), self.config.tz))
 
+    def current_bundle(self):
+        """The published bundle while it has not expired (its days are UTC days), else None."""
+        day = datetime.fromtimestamp(self.clock(), timezone.utc).date()
+        return self.bundle if self.bundle and not self.bundle.statement.expired(day) else None
+
     def totals(self) -> campaign.Totals:
         """The published totals, looked at no more than once a second."""
         now = time.monotonic()
@@ -83,7 +90,7 @@ class Site:
     def page(self, name: str, lang: str) -> Page:
         """A request-independent page, rendered once per language, day and published totals."""
         totals = self.totals()
-        key = (self._totals_key, self.today())
+        key = (self._totals_key, self.today(), self.current_bundle() is None)
         if key != self._pages_key:
             with self._lock:
                 if key != self._pages_key:
@@ -102,7 +109,10 @@ class Site:
         if name == "privacy":
             return self.render("privacy", lang, page="privacy")
         if name == "mirror":
-            return self.render("mirror", lang, page="mirror", signers=self.signers, bundle=self.bundle_url)
+            current = self.current_bundle()
+            return self.render("mirror", lang, page="mirror", signers=self.signers,
+                               bundle=self.bundle_url if current or not self.bundle else "",
+                               signed=current.signed if current else None)
         return self.render("message", lang, heading=t("site.not_found_title"), text=t("site.not_found_text"))
 
     def paragraphs(self, lang: str) -> list[list[tuple[str, str]]]:
@@ -286,8 +296,9 @@ def build_app(config, *, clock=time.time, bundle_url: str = "") -> App:
     found = sealing.find_identities(config.data_dir)
     if found:
         raise PrivateKeyInData(", ".join(str(p) for p in found))
-    bundle = published_bundle(config)  # DATA/mirror/pledgebox-mirror.tar.gz, checked once
-    site = Site(config, clock, bundle_url or (BUNDLE_URL if bundle else ""))
+    # DATA/mirror/pledgebox-mirror.tar.gz, checked once, as `mirror verify` would
+    bundle = published_bundle(config, datetime.fromtimestamp(clock(), timezone.utc).date())
+    site = Site(config, clock, bundle_url or (BUNDLE_URL if bundle else ""), bundle)
     app = App(site)
 
     @app.hook("before_request")
@@ -336,9 +347,11 @@ def build_app(config, *, clock=time.time, bundle_url: str = "") -> App:
     if bundle:
         @app.get(BUNDLE_URL)
         def mirror_bundle():
+            if site.current_bundle() is None:  # expired since the server started
+                return static(site, "not_found", path_lang(), 404)
             headers(200, (("Content-Disposition", f'attachment; filename="{ARCHIVE}"'),), cache="max-age=300")
             response.content_type = "application/gzip"
-            return bundle
+            return bundle.raw
 
     @app.get("/<lang:re:en|de>/pledge")
     @app.get("/<lang:re:en|de>/pledge/confirm")

@@ -1,7 +1,7 @@
 % rebase('layout.tpl', title=t('site.title'))
 <h1>{{t('site.title')}}</h1>
 <p class="call">{{t('appeal.call')}}</p>
-% if get('w'):  # static mirrors leave out the widget: their figures would go stale
+% if get('w'):
 % include('widget.tpl')
 % end
 <h2>{{t('appeal.heading')}}</h2>

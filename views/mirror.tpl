@@ -11,9 +11,10 @@
 <h2>{{t('mirror.app_heading')}}</h2>
 <p>{{t('mirror.app_text')}}</p>
 <h2>{{t('mirror.verify_heading')}}</h2>
+% if get('signed'):  # the bundle on offer: who signed it, and the commands that check and fetch exactly it
+<p>{{t('mirror.signed_by', name=signed.name, fingerprint=signed.fingerprint, version=signed.version, built=t.date(signed.built_day), expires=t.date(signed.expires_day))}}</p>
 <p>{{t('mirror.verify_text')}}</p>
-% for name, signer, fp in signers:
-<pre class="panel mono">python app.py mirror verify pledgebox-mirror.tar.gz --signer {{signer}}</pre>
+<pre class="panel mono">pledgebox mirror verify pledgebox-mirror.tar.gz --signer {{signed.signer}} --onion {{signed.onion}}</pre>
 % end
 % if signers:
 <p>{{t('mirror.fingerprints')}}</p>
@@ -22,4 +23,9 @@
 <li>{{t('site.demo_organiser') if demo else name}}: <span class="mono">{{fp}}</span></li>
 % end
 </ul>
+% end
+% if get('signed'):
+<h2>{{t('mirror.pull_heading')}}</h2>
+<p>{{t('mirror.pull_text')}}</p>
+<pre class="panel mono">pledgebox mirror pull http://{{signed.onion}}/ /var/www/pledgebox-mirror --signer {{signed.signer}}</pre>
 % end

@@ -6,6 +6,9 @@
 % if w.pledged is not None:
 <p>{{t('widget.pledged', amount=t.money(w.pledged, currency))}}</p>
 % end
+% if get('as_of'):  # a static copy: the figures are from its build day, and no count of days goes stale
+<p>{{t('widget.as_of', date=t.date(as_of))}}</p>
+% end
 % if w.days_left is not None:
 %   if w.days_left > 0:
 <p><strong>{{t.plural('widget.days_left', w.days_left)}}</strong></p>
