@@ -24,7 +24,6 @@ that would go stale.
 from __future__ import annotations
 
 import hashlib
-import os
 import shutil
 import tempfile
 from dataclasses import dataclass
@@ -33,6 +32,7 @@ from pathlib import Path
 
 from . import archive, campaign, render, sealing, statement
 from .errors import OutputExists, PledgeboxError
+from .files import write_new
 from .i18n import LANGS
 
 NAME = "pledgebox-mirror"  # the copy's folder, and the archive's top folder
@@ -239,10 +239,8 @@ def next_version(config) -> int:
 def remember_version(config, version: int) -> None:
     """Record the version just built, so the next build's default is one more."""
     config.state_dir.mkdir(mode=0o700, parents=True, exist_ok=True)
-    path = config.state_dir / VERSION_FILE
-    tmp = path.with_name(f".{VERSION_FILE}.tmp")
-    tmp.write_text(f"{max(last_built(config), version)}\n", encoding="ascii")
-    os.replace(tmp, path)
+    text = f"{max(last_built(config), version)}\n"
+    write_new(config.state_dir / VERSION_FILE, text.encode("ascii"), mode=0o644, replace=True)
 
 
 def check_output(out: Path) -> None:

@@ -57,7 +57,8 @@ python app.py mirror build ~/mirror --identity ~/keys/me.identity --version 12 -
                     help="the copy's version (default: one more than the last built from this data folder "
                          "or published in DATA/mirror/); hosts refuse a lower one")
     sp.add_argument("--expires-in", type=positive, default=statement.DEFAULT_DAYS, metavar="DAYS",
-                    help=f"days until the copy expires (default: {statement.DEFAULT_DAYS}, at most {statement.MAX_DAYS})")
+                    help=f"days until the copy expires (default: {statement.DEFAULT_DAYS}, "
+                         f"at most {statement.MAX_DAYS})")
     _no_passphrase_argument(sp)
 
 

@@ -264,7 +264,8 @@ def test_two_builds_are_identical_and_other_organisers_agree(tmp_path, data, ide
     differ = {p for p in mine if mine[p] != theirs[p]}
     assert differ == {"en/mirror/index.html", "de/mirror/index.html", "README.txt", *mirror.SIGNED}
     assert verify.verify(other.archive, [identities[1].signer]).ok
-    assert verify.verify(other.archive, [identities[0].signer, identities[1].signer]).signer.fingerprint == identities[1].signer.fingerprint
+    either = verify.verify(other.archive, [identities[0].signer, identities[1].signer])
+    assert either.signer.fingerprint == identities[1].signer.fingerprint
 
 
 def test_builds_in_separate_processes_are_identical(tmp_path, data, keyfile, passfile):
