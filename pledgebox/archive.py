@@ -225,7 +225,7 @@ def read(raw: bytes, top: str) -> dict[str, bytes]:
         else:
             files[path] = data
     if names != sorted(names):
-        first = next(a for a, b in zip(names, names[1:]) if a > b)
+        first = next(a for a, b in zip(names, names[1:], strict=False) if a > b)
         raise NotCanonical(f"its entries are not in canonical (sorted) order, from {terminal(first)} on")
     extra = sorted(folders - folders_of(files) - {""})
     if extra:

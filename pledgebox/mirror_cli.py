@@ -10,7 +10,6 @@ from . import config, keys, mirror, pull, safetext, sealing, statement, verify
 from .cli import _command, _no_passphrase_argument, _refuse_passphrase_argument
 
 
-
 def cmd_mirror_build(args) -> int:
     """Build the signed static copy of the site and its archive."""
     _refuse_passphrase_argument(args)

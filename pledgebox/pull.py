@@ -204,7 +204,7 @@ def install(out: Path, tree: dict[str, bytes], signers: list[sealing.Signer], ve
 
 def sync_tree(folder: Path) -> None:
     """fsync every file and folder under folder."""
-    for root, dirs, names in os.walk(folder):
+    for root, _dirs, names in os.walk(folder):
         for name in names:
             fd = os.open(os.path.join(root, name), os.O_RDONLY)
             try:

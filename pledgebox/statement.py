@@ -12,7 +12,7 @@ import base64
 import json
 import re
 from dataclasses import asdict, dataclass
-from datetime import date, datetime, timedelta, timezone
+from datetime import UTC, date, datetime, timedelta
 
 from . import sealing
 from .errors import PledgeboxError
@@ -54,7 +54,7 @@ class WrongAddress(PledgeboxError):
 
 def utc_today() -> date:
     """Today in UTC: the statement's days are UTC days, wherever it is checked."""
-    return datetime.now(timezone.utc).date()
+    return datetime.now(UTC).date()
 
 
 @dataclass(frozen=True)

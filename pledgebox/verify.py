@@ -17,8 +17,19 @@ from pathlib import Path
 
 from . import archive, sealing, statement
 from .errors import PledgeboxError
-from .mirror import (ARCHIVE, BUNDLE_DIR, MANIFEST, NAME, SIGNATURE, SIGNED, STATEMENT, MirrorDiffers, NotAMirror,
-                     Signed, UnsafeContent)
+from .mirror import (
+    ARCHIVE,
+    BUNDLE_DIR,
+    MANIFEST,
+    NAME,
+    SIGNATURE,
+    SIGNED,
+    STATEMENT,
+    MirrorDiffers,
+    NotAMirror,
+    Signed,
+    UnsafeContent,
+)
 from .safetext import terminal
 
 _MANIFEST_LINE = re.compile(rb"([0-9a-f]{64})  ([A-Za-z0-9_][A-Za-z0-9._-]*(?:/[A-Za-z0-9_][A-Za-z0-9._-]*)*)\n")

@@ -6,7 +6,7 @@ import dataclasses
 import sys
 import threading
 import time
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 
 from bottle import Bottle, HTTPResponse, request, response
 
@@ -73,7 +73,7 @@ class Site:
 
     def current_bundle(self):
         """The published bundle while it has not expired (its days are UTC days), else None."""
-        day = datetime.fromtimestamp(self.clock(), timezone.utc).date()
+        day = datetime.fromtimestamp(self.clock(), UTC).date()
         return self.bundle if self.bundle and not self.bundle.statement.expired(day) else None
 
     def totals(self) -> campaign.Totals:
@@ -297,7 +297,7 @@ def build_app(config, *, clock=time.time, bundle_url: str = "") -> App:
     if found:
         raise PrivateKeyInData(", ".join(str(p) for p in found))
     # DATA/mirror/pledgebox-mirror.tar.gz, checked once, as `mirror verify` would
-    bundle = published_bundle(config, datetime.fromtimestamp(clock(), timezone.utc).date())
+    bundle = published_bundle(config, datetime.fromtimestamp(clock(), UTC).date())
     site = Site(config, clock, bundle_url or (BUNDLE_URL if bundle else ""), bundle)
     app = App(site)
 

@@ -14,18 +14,18 @@ import sys
 import tarfile
 import urllib.error
 import urllib.request
-from html.parser import HTMLParser
 from datetime import date, timedelta
 from decimal import Decimal
+from html.parser import HTMLParser
 from pathlib import Path
 from urllib.parse import urldefrag, urljoin
 
 import pytest
 import webtest
 
+import mirrorkit
 from conftest import FAST_SCRYPT, PASSPHRASE, campaign_toml
 from conftest import run_cli as run
-import mirrorkit
 from mirrorkit import ONION, StaticServer, publish
 from pledgebox import ROOT, campaign, config, mirror, render, statement, verify, web
 

@@ -10,8 +10,8 @@ import tarfile
 
 import pytest
 
-from conftest import run_cli as run
 import mirrorkit
+from conftest import run_cli as run
 from mirrorkit import publish
 from pledgebox import archive, config, mirror, verify, web
 

@@ -14,9 +14,9 @@ from pathlib import Path
 
 import pytest
 
+import mirrorkit
 from conftest import campaign_toml
 from conftest import run_cli as run
-import mirrorkit
 from mirrorkit import ONION, StaticServer, publish
 from pledgebox import archive, config, mirror, pull, statement, verify
 from serverproc import Server

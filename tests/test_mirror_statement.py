@@ -4,15 +4,15 @@ from __future__ import annotations
 
 import html
 import json
-from datetime import date, datetime, timedelta, timezone
+from datetime import UTC, date, datetime, timedelta
 from pathlib import Path
 
 import pytest
 import webtest
 
+import mirrorkit
 from conftest import FAST_SCRYPT, PASSPHRASE, Clock, campaign_toml, onion_address
 from conftest import run_cli as run
-import mirrorkit
 from mirrorkit import ONION
 from pledgebox import config, mirror, statement, verify, web
 
@@ -102,7 +102,7 @@ def test_the_server_stops_handing_out_a_bundle_the_day_it_expires(tmp_path, data
 
 
 def date_to_noon(day: date) -> int:
-    return int(datetime(day.year, day.month, day.day, 12, tzinfo=timezone.utc).timestamp())
+    return int(datetime(day.year, day.month, day.day, 12, tzinfo=UTC).timestamp())
 
 
 def test_expires_in_sets_the_expiry_and_is_bounded(capsys, tmp_path, data, identities, passfile):
