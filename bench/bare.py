@@ -1,6 +1,7 @@
 """The GET baseline: a bare WSGI app serving fixed bytes under waitress with pledgebox's own settings.
 
-`python bench/bare.py RESPONSE.json PORT`; RESPONSE.json holds the headers and (hex) body to serve.
+`python bench/bare.py RESPONSE.json PORT` (or `unix:PATH` for a UNIX socket, as behind an onion service);
+RESPONSE.json holds the headers and (hex) body to serve, whatever the request.
 """
 
 from __future__ import annotations
@@ -28,7 +29,11 @@ def main() -> int:
         return [body]
 
     serve.raise_fd_limit()
-    waitress.serve(app, **serve.settings(host="127.0.0.1", port=int(sys.argv[2])))
+    where = sys.argv[2]
+    if where.startswith("unix:"):
+        waitress.serve(app, **serve.settings(unix_socket=where.removeprefix("unix:")))
+    else:
+        waitress.serve(app, **serve.settings(host="127.0.0.1", port=int(where)))
     return 0
 
 

@@ -66,16 +66,18 @@ def errors_note(*results) -> str:
 
 
 def confirm_requests(data: Path, secret: bytes, port: int, count: int, method: str,
-                     first: Callable[[int], bytes] | None = None) -> list[bytes]:
+                     first: Callable[[int], bytes] | None = None, host: str = "") -> list[bytes]:
     """`count` confirm requests, each with its own valid one-time token, as a browser would post them.
 
     first: each on a connection of its own, beginning with first(i) (b"" or a PROXY line).
+    host: the Host header (an onion address, say); 127.0.0.1:port when empty.
     """
     cfg = config.load(data)
     t = catalogs()["en"]
     tokens = pledges.Tokens(secret, cfg.limits.token_min_age, cfg.limits.token_max_age)
     out = []
     now = time.time()
+    host = host or f"127.0.0.1:{port}"
     for i in range(count):
         values = {"amount": f"{10 + i % 90}.50", "designation": ("split", "solidarity-zone")[i % 2],
                   "method": method, "pseudonym": f"Bench {i}", "contact": "",
@@ -85,7 +87,7 @@ def confirm_requests(data: Path, secret: bytes, port: int, count: int, method: s
         body = urlencode(values | {"token": tokens.issue(pledge, now)}).encode()
         connection = "Connection: close\r\n" if first else ""
         out.append((first(i) if first else b"") +
-                   f"POST /en/pledge/confirm HTTP/1.1\r\nHost: 127.0.0.1:{port}\r\n{GET_HEADERS}{connection}"
+                   f"POST /en/pledge/confirm HTTP/1.1\r\nHost: {host}\r\n{GET_HEADERS}{connection}"
                    "Content-Type: application/x-www-form-urlencoded\r\n"
                    f"Content-Length: {len(body)}\r\n\r\n".encode() + body)
     return out
