@@ -4,8 +4,8 @@
 Tor network of the tests (tests/tornet.py) in front of a UNIX socket, as in production. That socket is a
 symbolic link, pointed in turn at `app.py serve --unix-socket` and at a bare waitress app serving the very
 same bytes (bench/bare.py), so both are reached through the same tor processes, onion address and circuits,
-in the same run. Clients speak SOCKS5 to the network's client tor, each on its own circuit (SOCKS
-isolation by user name), over keep-alive connections.
+in the same run. Clients speak SOCKS5 to the network's client tor over keep-alive connections, each on a
+circuit of its own (SOCKS isolation by user name) up to 32 circuits, which more clients then share.
 """
 
 from __future__ import annotations
@@ -34,6 +34,7 @@ RATIO_GOAL = 0.9
 CLIENTS = (8, 64, 256)  # the confirm goals' 8 and 64, and enough streams to find tor's own ceiling
 MAX_CIRCUITS = 32  # streams beyond this share circuits (the onion service allows 32 streams per circuit)
 TICKS = os.sysconf("SC_CLK_TCK")
+SKIPPED = "skipped, tor is not installed (bash scripts/install-system-deps.sh installs it)"
 
 
 # -- a SOCKS5 load generator ------------------------------------------------------------------------
@@ -256,14 +257,12 @@ def main(argv: list[str] | None = None) -> int:
     args = parser.parse_args(argv)
     table = Table()
     if shutil.which("tor") is None:
-        print(SKIPPED)
+        print(f"through the onion: {SKIPPED}")
         return 0
     run(table, args.seconds)
     table.print()
     return 0
 
-
-SKIPPED = "through the onion: skipped, tor is not installed (bash scripts/install-system-deps.sh installs it)"
 
 if __name__ == "__main__":
     sys.exit(main())
