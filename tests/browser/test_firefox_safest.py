@@ -103,7 +103,7 @@ class BrokenPage(http.server.BaseHTTPRequestHandler):
 
 
 def test_safest_profile_is_in_force(firefoxes):
-    """The running browser holds every Safest pref, and its content area is letterboxed."""
+    """The running browser holds every Safest pref (the letterboxing itself is checked on every appeal)."""
     browser = firefoxes("desktop")
     assert {name: browser.pref(name) for name in SAFEST_PREFS} == SAFEST_PREFS
 
