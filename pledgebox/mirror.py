@@ -34,6 +34,7 @@ from . import archive, campaign, render, sealing, statement
 from .errors import OutputExists, PledgeboxError
 from .files import write_new
 from .i18n import LANGS
+from .pages import Pages, site_links
 
 NAME = "pledgebox-mirror"  # the copy's folder, and the archive's top folder
 ARCHIVE = NAME + ".tar.gz"
@@ -92,11 +93,10 @@ def static_links(at: str, onion: str):
     """The link builder for a page of the copy at path `at`: relative links, the form to the onion."""
     up = "../" * at.count("/")
 
-    def links(lang: str):
-        paths = {page: up + page_path(lang, page) for page in PAGES}
-        paths["pledge"] = f"http://{onion}/{lang}/pledge"
-        paths["confirm"] = f"http://{onion}/{lang}/pledge/confirm"
-        return paths.__getitem__
+    def links(lang: str) -> dict[str, str]:
+        live = site_links(lang)
+        return {page: up + page_path(lang, page) for page in PAGES} | {
+            form: f"http://{onion}{live[form]}" for form in ("pledge", "confirm")}
     return links
 
 
@@ -125,11 +125,9 @@ class Signed:
 
 def render_files(config, signed: Signed, totals: campaign.Totals) -> dict[str, bytes]:
     """Every page of the copy and its README, by relative path; the widget as of the build day."""
-    from .web import Site  # web imports this module for the bundle route
-
     if not config.onion:
         raise NoOnion()
-    site = Site(config)
+    pages = Pages(config)
     values = {"csp_meta": render.csp(form_action=f"http://{config.onion}"), "static_note": True}
     bundle = f"http://{config.onion}{BUNDLE_URL}"
     day = date.fromisoformat(signed.built)
@@ -139,11 +137,9 @@ def render_files(config, signed: Signed, totals: campaign.Totals) -> dict[str, b
     def page(lang: str, name: str, at: str) -> bytes:
         links = static_links(at, config.onion)
         if name == "appeal":
-            html = site.render("appeal", lang, links=links, paragraphs=site.paragraphs(lang), w=w, as_of=day,
-                               defaults=site.form_defaults(), **site.form_context(lang), **values)
+            html = pages.appeal(lang, w, links=links, as_of=day, **values)
         else:
-            html = site.render(name, lang, page=name, links=links, signers=site.signers, bundle=bundle,
-                               signed=signed, **values)
+            html = pages.about(name, lang, bundle=bundle, links=links, signed=signed, **values)
         return html.encode("utf-8")
 
     files = {page_path(lang, name): page(lang, name, page_path(lang, name)) for lang in LANGS for name in PAGES}

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import dataclasses
 import sys
 import threading
 import time
@@ -10,13 +9,14 @@ from datetime import UTC, datetime
 
 from bottle import Bottle, HTTPResponse, request, response
 
-from . import campaign, circuits, girocode, pledges, sealing
-from .i18n import LANGS, best_language, catalogs
+from . import campaign, circuits, pledges, sealing
+from .i18n import LANGS, best_language
 from .mirror import ARCHIVE, BUNDLE_URL
 from .verify import published_bundle
 from .errors import PledgeboxError
 from .ratelimit import RateLimit
-from .render import SECURITY_HEADERS, Page, Templates, accepts_gzip, display_url, transport_headers
+from .pages import Pages
+from .render import SECURITY_HEADERS, Page, accepts_gzip, transport_headers
 from .store import Store, StoreFull, StoreWriteError
 
 TOTALS_CHECK_INTERVAL = 1.0  # seconds between looks at the published totals file
@@ -24,18 +24,14 @@ RETRY_AFTER = "60"
 
 
 class Site:
-    """What the routes share: the campaign, its pages in memory, the store and the token keys."""
+    """What the routes share: the campaign, its pages (rendered and in memory), the store and the token keys."""
 
     def __init__(self, config, clock=time.time, bundle_url: str = "", bundle=None):
         self.config = config
         self.clock = clock
-        self.catalogs = catalogs()
-        self.templates = Templates()
+        self.pages = Pages(config)
         self.store = Store(config.state_dir)
         self.recipients = [sealing.Recipient.from_string(o.recipient) for o in config.organisers]
-        self.fingerprints = [(o.name, r.fingerprint) for o, r in zip(config.organisers, self.recipients)]
-        self.signers = [(o.name, o.signer, sealing.Signer.from_string(o.signer).fingerprint)
-                        for o in config.organisers if o.signer]
         self.bundle_url = bundle_url
         self.bundle = bundle  # mirror.Bundle: the checked archive the app hands out, if any
         self.limit = RateLimit(config.limits.confirms_per_minute)
@@ -50,22 +46,7 @@ class Site:
         self._totals_key: tuple = ()
         self._totals = campaign.Totals()
 
-    # -- rendering ---------------------------------------------------------------
-
-    def url(self, lang: str):
-        """The link builder handed to templates: absolute paths on the live site."""
-        paths = {"appeal": f"/{lang}/", "privacy": f"/{lang}/privacy", "mirror": f"/{lang}/mirror",
-                 "pledge": f"/{lang}/pledge", "confirm": f"/{lang}/pledge/confirm"}
-        return paths.__getitem__
-
-    def render(self, name: str, lang: str, page: str = "appeal", *, links=None, **values) -> str:
-        """Render one template with everything every page needs (links: another link builder, e.g. a mirror's)."""
-        t = self.catalogs[lang]
-        links = links or self.url
-        twin = links(t.other)(page if page in ("appeal", "privacy", "mirror") else "appeal")
-        return self.templates.render(
-            name, t=t, lang=lang, url=links(lang), twin=twin, demo=self.config.demo,
-            fingerprints=self.fingerprints, currency=self.config.currency, **values)
+    # -- pages -------------------------------------------------------------------
 
     def today(self):
         """Today in the campaign's time zone, from the injectable clock."""
@@ -101,56 +82,16 @@ class Site:
         return cached
 
     def _render_static(self, name: str, lang: str, totals) -> str:
-        t = self.catalogs[lang]
         if name == "appeal":
             w = campaign.widget(self.config.goal, totals, self.config.deadline, self.today())
-            return self.render("appeal", lang, paragraphs=self.paragraphs(lang), w=w,
-                               defaults=self.form_defaults(), **self.form_context(lang))
+            return self.pages.appeal(lang, w)
         if name == "privacy":
-            return self.render("privacy", lang, page="privacy")
+            return self.pages.about("privacy", lang, bundle=self.bundle_url)
         if name == "mirror":
             current = self.current_bundle()
-            return self.render("mirror", lang, page="mirror", signers=self.signers,
-                               bundle=self.bundle_url if current or not self.bundle else "",
-                               signed=current.signed if current else None)
-        return self.render("message", lang, heading=t("site.not_found_title"), text=t("site.not_found_text"))
-
-    def paragraphs(self, lang: str) -> list[list[tuple[str, str]]]:
-        """The appeal's paragraphs as (text, href) runs; {link:ID} becomes the group's link."""
-        t = self.catalogs[lang]
-        out = []
-        for i in range(1, 6):
-            runs, text = [], t(f"appeal.p{i}")
-            while "{link:" in text:
-                before, _, rest = text.partition("{link:")
-                gid, _, text = rest.partition("}")
-                group = self.config.group(gid)
-                runs.append((before, ""))
-                runs.append(display_url(group.url)[::-1] if group else (group_name_fallback(gid), ""))
-            runs.append((text, ""))
-            out.append(runs)
-        return out
-
-    def form_context(self, lang: str) -> dict:
-        """The choices the form offers, translated."""
-        t = self.catalogs[lang]
-        designations = [(g.id, g.name) for g in self.config.groups] + [(pledges.SPLIT, t("form.split"))]
-        return {"designations": designations,
-                "methods": [(m.id, self.method_name(m, lang)) for m in self.config.methods],
-                "max_length": pledges.MAX_LENGTH}
-
-    def form_defaults(self) -> dict:
-        """A fresh form: split between the groups, the first payment method."""
-        return {"designation": pledges.SPLIT, "method": self.config.methods[0].id}
-
-    def method_name(self, method, lang: str) -> str:
-        """'SEPA bank transfer', 'Bargeld per Post', or the crypto label."""
-        return self.catalogs[lang](f"form.method_{method.kind}", label=method.label)
-
-    def designation_name(self, designation: str, lang: str) -> str:
-        """A group's name, or 'split between both groups'."""
-        group = self.config.group(designation)
-        return group.name if group else self.catalogs[lang]("form.split")
+            return self.pages.about("mirror", lang, bundle=self.bundle_url if current or not self.bundle else "",
+                                    signed=current.signed if current else None)
+        return self.pages.message(lang, "site.not_found_title", "site.not_found_text")
 
     # -- pledges -----------------------------------------------------------------
 
@@ -203,11 +144,6 @@ class Site:
         self.store.append(self.tokens.record_id(nonce), record,
                           max_records=limits.max_pending, max_bytes=limits.max_pending_mb * 1024 * 1024)
         return reference
-
-
-def group_name_fallback(gid: str) -> str:
-    """Show a group id readably when the config does not name it."""
-    return gid.replace("-", " ").title()
 
 
 def headers(status: int, extra: tuple = (), *, cache: str = "no-store") -> None:
@@ -317,8 +253,7 @@ def build_app(config, *, clock=time.time, bundle_url: str = "") -> App:
         except ValueError:
             length = pledges.MAX_BODY + 1
         if length > pledges.MAX_BODY:
-            t = site.catalogs[path_lang()]
-            html = site.render("message", t.lang, heading=t("errors.too_large_title"), text=t("errors.too_large_text"))
+            html = site.pages.message(path_lang(), "errors.too_large_title", "errors.too_large_text")
             raise HTTPResponse(dynamic(413, html), **_current())
 
     @app.get("/")
@@ -362,38 +297,38 @@ def build_app(config, *, clock=time.time, bundle_url: str = "") -> App:
 
     @app.post("/<lang:re:en|de>/pledge")
     def pledge(lang):
-        t = site.catalogs[lang]
+        t = site.pages.catalogs[lang]
         values = read_values()
         if values["edit"]:
-            return dynamic(200, form_page(site, lang, values))
+            return dynamic(200, site.pages.form(lang, values))
         if values[pledges.HONEYPOT]:
-            return dynamic(400, form_page(site, lang, values, notice=t("errors.honeypot")))
+            return dynamic(400, site.pages.form(lang, values, notice=t("errors.honeypot")))
         pledge, errors = pledges.validate(values, lang, site.config, t)
         if errors:
-            return dynamic(400, form_page(site, lang, values, errors))
+            return dynamic(400, site.pages.form(lang, values, errors))
         if not site.allow(request.environ, circuits.CHECK):
-            return dynamic(429, form_page(site, lang, values, notice=t("errors.busy_check_text")),
+            return dynamic(429, site.pages.form(lang, values, notice=t("errors.busy_check_text")),
                            ("Retry-After", RETRY_AFTER))
-        return dynamic(200, check_page(site, lang, pledge, values, site.tokens.issue(pledge, site.clock())))
+        return dynamic(200, site.pages.check(lang, pledge, values, site.tokens.issue(pledge, site.clock())))
 
     @app.post("/<lang:re:en|de>/pledge/confirm")
     def confirm(lang):
-        t = site.catalogs[lang]
+        t = site.pages.catalogs[lang]
         values = read_values()
         if values["edit"]:
-            return dynamic(200, form_page(site, lang, values))
+            return dynamic(200, site.pages.form(lang, values))
         pledge, errors = pledges.validate(values, lang, site.config, t)
         if errors or values[pledges.HONEYPOT]:
-            return dynamic(400, form_page(site, lang, values, errors))
+            return dynamic(400, site.pages.form(lang, values, errors))
         try:
             nonce, issued = site.tokens.check(values["token"], pledge, site.clock())
         except pledges.TokenProblem as problem:
             reason = str(problem)
             token = values["token"] if reason == "too_fast" else site.tokens.issue(pledge, site.clock())
-            return dynamic(400, check_page(site, lang, pledge, values, token, t(f"errors.token_{reason}")))
+            return dynamic(400, site.pages.check(lang, pledge, values, token, t(f"errors.token_{reason}")))
 
         def refused(status, problem, retry_after):
-            page = check_page(site, lang, pledge, values, values["token"], t(f"errors.{problem}_text"),
+            page = site.pages.check(lang, pledge, values, values["token"], t(f"errors.{problem}_text"),
                               t(f"errors.{problem}_title"))
             return dynamic(status, page, ("Retry-After", retry_after))
 
@@ -411,19 +346,17 @@ def build_app(config, *, clock=time.time, bundle_url: str = "") -> App:
         except (OSError, StoreWriteError):
             # Disk full or unwritable: no receipt for a pledge that is not on disk.
             return refused(503, "store_failed", RETRY_AFTER)
-        return dynamic(200, receipt_page(site, lang, pledge, reference))
+        return dynamic(200, site.pages.receipt(lang, pledge, reference))
 
     def error_page(status: int, heading_key: str, text_key: str):
         def handler(_error):
             lang = path_lang()
-            t = site.catalogs[lang]
             if status == 404:
                 return static(site, "not_found", lang, 404)
             if status == 500:
                 print(f"pledgebox: internal error ({type(_error.exception).__name__})", file=sys.stderr, flush=True)
             extra = (("Allow", _error.headers.get("Allow", "")),) if status == 405 and _error.headers else ()
-            html = site.render("message", lang, heading=t(heading_key), text=t(text_key))
-            return dynamic(status, html, *extra)
+            return dynamic(status, site.pages.message(lang, heading_key, text_key), *extra)
         return handler
 
     for status, heading_key, text_key in (
@@ -463,34 +396,3 @@ def read_values() -> dict[str, str]:
         # Never let Bottle's multipart parser spill a body into a temporary file.
         return dict.fromkeys(pledges.FORM_NAMES, "")
     return pledges.read_form(request.forms)
-
-
-def form_page(site: Site, lang: str, values: dict, errors: dict | None = None, notice: str = "") -> str:
-    """The form alone, refilled with what the donor typed, with each error by its field."""
-    return site.render("form_page", lang, v=pledges.printable(values), e=errors or {}, notice=notice,
-                       **site.form_context(lang))
-
-
-def check_page(site: Site, lang: str, pledge, values: dict, token: str, notice: str = "",
-               notice_title: str = "") -> str:
-    """The 'check your pledge' page, carrying the fields back with a one-time token."""
-    method = site.config.method(pledge.method)
-    return site.render("check", lang, pledge=pledge, v=values, token=token, notice=notice,
-                       notice_title=notice_title,
-                       fields=pledges.FIELDS, designation=site.designation_name(pledge.designation, lang),
-                       method=site.method_name(method, lang))
-
-
-def receipt_page(site: Site, lang: str, pledge, reference: str) -> str:
-    """The receipt: the reference and how to pay, with a GiroCode for SEPA."""
-    method = site.config.method(pledge.method)
-    if site.config.demo:
-        # The demo's payment details are visible placeholders, in the page's language.
-        shown = site.catalogs[lang]("receipt.demo_placeholder")
-        method = dataclasses.replace(method, beneficiary=shown, address=shown)
-    qr, qr_size, iban = "", 0, ""
-    if method.kind == "sepa":
-        iban = " ".join(method.iban[i:i + 4] for i in range(0, len(method.iban), 4))
-        qr, qr_size = girocode.data_uri(method.beneficiary, method.iban, pledge.amount, reference, method.bic)
-    return site.render("receipt", lang, pledge=pledge, reference=reference, method=method, iban=iban,
-                       qr=qr, qr_size=qr_size, designation=site.designation_name(pledge.designation, lang))

@@ -17,13 +17,13 @@
 <dt>{{t('check.' + name)}}</dt><dd>{{getattr(pledge, name) or t('check.empty')}}</dd>
 % end
 </dl>
-<form method="post" action="{{url('confirm')}}" accept-charset="utf-8">
+<form method="post" action="{{url['confirm']}}" accept-charset="utf-8">
 % for name in fields:
 <input type="hidden" name="{{name}}" value="{{v.get(name, '')}}">
 % end
 <input type="hidden" name="token" value="{{token}}">
 <div class="actions">
 <button type="submit">{{t('check.confirm')}}</button>
-<button type="submit" class="secondary" formaction="{{url('pledge')}}" name="edit" value="1">{{t('check.edit')}}</button>
+<button type="submit" class="secondary" formaction="{{url['pledge']}}" name="edit" value="1">{{t('check.edit')}}</button>
 </div>
 </form>

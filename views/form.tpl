@@ -2,7 +2,7 @@
 %   ids = ([name + '-hint'] if hint else []) + ([name + '-error'] if name in e else [])
 %   return ' '.join(ids)
 % end
-<form method="post" action="{{url('pledge')}}" accept-charset="utf-8" id="pledge">
+<form method="post" action="{{url['pledge']}}" accept-charset="utf-8" id="pledge">
 % if not get('standalone'):
 <h2 id="pledge-h">{{t('form.heading')}}</h2>
 % end

@@ -14,10 +14,10 @@
 <body>
 <a class="skip" href="#main">{{t('site.skip')}}</a>
 <header class="top"><div class="wrap">
-<a class="brand" href="{{url('appeal')}}">{{t('site.nav_appeal')}}</a>
+<a class="brand" href="{{url['appeal']}}">{{t('site.nav_appeal')}}</a>
 <nav aria-label="{{t('site.nav_appeal')}}"><ul>
-<li><a href="{{url('privacy')}}">{{t('site.nav_privacy')}}</a></li>
-<li><a href="{{url('mirror')}}">{{t('site.nav_mirror')}}</a></li>
+<li><a href="{{url['privacy']}}">{{t('site.nav_privacy')}}</a></li>
+<li><a href="{{url['mirror']}}">{{t('site.nav_mirror')}}</a></li>
 <li><a href="{{twin}}" hreflang="{{t.other}}" lang="{{t.other}}">{{t('site.other_language')}}</a></li>
 </ul></nav>
 </div></header>

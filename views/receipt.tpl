@@ -33,4 +33,4 @@
 <p class="panel mono">{{method.address}}</p>
 % end
 <p>{{t('receipt.keep')}}</p>
-<p class="more"><a href="{{url('appeal')}}#pledge">{{t('receipt.again')}}</a></p>
+<p class="more"><a href="{{url['appeal']}}#pledge">{{t('receipt.again')}}</a></p>
