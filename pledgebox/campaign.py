@@ -42,11 +42,6 @@ class Widget:
     days_left: int | None  # None: no deadline; 0: the last day; <0 never shown
     deadline: date | None
 
-    @property
-    def ended(self) -> bool:
-        """The deadline has passed."""
-        return self.days_left is not None and self.days_left < 0
-
 
 def today(tz, now: datetime | None = None) -> date:
     """The current day in the campaign's time zone (now may be injected by tests)."""

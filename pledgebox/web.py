@@ -6,6 +6,7 @@ import sys
 import threading
 import time
 from datetime import UTC, datetime
+from typing import NamedTuple
 
 from bottle import Bottle, HTTPResponse, request, response
 
@@ -122,9 +123,9 @@ class Site:
             for page in STATIC_PATHS.values():
                 self.page(*page)
 
-    def allow(self, environ: dict, kind: int) -> bool:
-        """The request's circuit's limit of this kind (with --proxy-protocol), then for confirms the global one."""
-        if not self.circuits.allow(environ.get(circuits.ENVIRON_KEY), kind):
+    def allow(self, circuit: str | None, kind: int) -> bool:
+        """The circuit's limit of this kind (with --proxy-protocol), then for confirms the global one."""
+        if not self.circuits.allow(circuit, kind):
             return False
         return kind != circuits.CONFIRM or self.limit.allow()
 
@@ -144,6 +145,76 @@ class Site:
         self.store.append(self.tokens.record_id(nonce), record,
                           max_records=limits.max_pending, max_bytes=limits.max_pending_mb * 1024 * 1024)
         return reference
+
+    def check(self, values: dict, lang: str, circuit: str | None = None) -> Reply:
+        """The form posted: the page to check the pledge (with a one-time token), or the form again."""
+        t = self.pages.catalogs[lang]
+        if values["edit"]:
+            return Reply(200, self.pages.form(lang, values))
+        if values[pledges.HONEYPOT]:
+            return Reply(400, self.pages.form(lang, values, notice=t("errors.honeypot")))
+        pledge, errors = pledges.validate(values, lang, self.config, t)
+        if errors:
+            return Reply(400, self.pages.form(lang, values, errors))
+        if not self.allow(circuit, circuits.CHECK):
+            return Reply(429, self.pages.form(lang, values, notice=t("errors.busy_check_text")),
+                         (("Retry-After", RETRY_AFTER),))
+        return Reply(200, self.pages.check(lang, pledge, values, self.tokens.issue(pledge, self.clock())))
+
+    def confirm(self, values: dict, lang: str, circuit: str | None = None) -> Reply:
+        """The checked pledge posted: its receipt once it is sealed and stored, or a refusal saying why not."""
+        t = self.pages.catalogs[lang]
+        if values["edit"]:
+            return Reply(200, self.pages.form(lang, values))
+        pledge, errors = pledges.validate(values, lang, self.config, t)
+        if errors or values[pledges.HONEYPOT]:
+            return Reply(400, self.pages.form(lang, values, errors))
+        try:
+            nonce, issued = self.tokens.check(values["token"], pledge, self.clock())
+        except pledges.TokenProblem as problem:
+            reason = str(problem)
+            token = values["token"] if reason == "too_fast" else self.tokens.issue(pledge, self.clock())
+            return Reply(400, self.pages.check(lang, pledge, values, token, t(f"errors.token_{reason}")))
+        try:
+            reference = self.keep(pledge, nonce, issued, circuit)
+        except Refused as no:
+            page = self.pages.check(lang, pledge, values, values["token"], t(f"errors.{no.problem}_text"),
+                                    t(f"errors.{no.problem}_title"))
+            return Reply(no.status, page, (("Retry-After", no.retry_after),))
+        return Reply(200, self.pages.receipt(lang, pledge, reference))
+
+    def keep(self, pledge: pledges.Pledge, nonce: bytes, issued: int, circuit: str | None = None) -> str:
+        """Seal and store a pledge whose token checked out; its reference, or Refused (busy, full, disk)."""
+        try:
+            # A resubmitted token (a lost answer over Tor, a double click) gets its receipt again,
+            # whatever the limits say now, and uses up none of them. The store's files are read
+            # only when the rate limit says no: the usual confirm takes the store's lock once.
+            record_id = self.tokens.record_id(nonce)
+            if (not self.store.seen_here(record_id) and not self.allow(circuit, circuits.CONFIRM)
+                    and not self.store.ever_stored(record_id)):
+                raise Refused(429, "busy", RETRY_AFTER)
+            return self.seal_and_store(pledge, nonce, issued)
+        except StoreFull:
+            raise Refused(503, "full", "3600") from None
+        except (OSError, StoreWriteError):
+            # Disk full or unwritable: no receipt for a pledge that is not on disk.
+            raise Refused(503, "store_failed", RETRY_AFTER) from None
+
+
+class Reply(NamedTuple):
+    """A page made for one request: its status, its HTML and any extra headers."""
+
+    status: int
+    html: str
+    headers: tuple = ()
+
+
+class Refused(Exception):
+    """A confirm the rate limit or the store turned down: its status, its errors.* key and Retry-After."""
+
+    def __init__(self, status: int, problem: str, retry_after: str):
+        super().__init__(problem)
+        self.status, self.problem, self.retry_after = status, problem, retry_after
 
 
 def headers(status: int, extra: tuple = (), *, cache: str = "no-store") -> None:
@@ -166,6 +237,11 @@ def dynamic(status: int, html: str, *extra) -> bytes:
     """A page that depends on the request: never cached, never compressed (it may hold a token)."""
     headers(status, extra)
     return html.encode("utf-8")
+
+
+def send(reply: Reply) -> bytes:
+    """A Reply from the site, as a dynamic page."""
+    return dynamic(reply.status, reply.html, *reply.headers)
 
 
 STATIC_CACHE = "max-age=60"
@@ -236,25 +312,44 @@ def build_app(config, *, clock=time.time, bundle_url: str = "") -> App:
     bundle = published_bundle(config, datetime.fromtimestamp(clock(), UTC).date())
     site = Site(config, clock, bundle_url or (BUNDLE_URL if bundle else ""), bundle)
     app = App(site)
+    app.hook("before_request")(before_request)
+    page_routes(app, site, bundle)
+    pledge_routes(app, site)
+    for status, heading_key, text_key in (
+            (400, "site.error_title", "site.error_text"), (404, "", ""),
+            (405, "site.error_title", "errors.method_not_allowed"),
+            (413, "errors.too_large_title", "errors.too_large_text"),
+            (500, "site.error_title", "site.error_text")):
+        app.error(status)(error_page(site, status, heading_key, text_key))
+    return app
 
-    @app.hook("before_request")
-    def refuse_large_bodies():
-        # Bottle writes a traceback to wsgi.errors on a crash; a traceback can quote request
-        # data, so it goes nowhere and the 500 handler prints only the exception's type.
-        request.environ["wsgi.errors"] = _NOWHERE
-        # Bottle's header parser crashes on a parameter without '=' ("text/plain;x"), and the
-        # app reads no parameter (the form is URL-encoded UTF-8): keep only the media type.
-        ctype = request.environ.get("CONTENT_TYPE", "")
-        if ";" in ctype:
-            request.environ["CONTENT_TYPE"] = ctype.split(";", 1)[0].strip()
-        # Checked before Bottle reads the body, so a huge upload gets a fast answer.
-        try:
-            length = int(request.environ.get("CONTENT_LENGTH") or 0)
-        except ValueError:
-            length = pledges.MAX_BODY + 1
-        if length > pledges.MAX_BODY:
-            html = site.pages.message(path_lang(), "errors.too_large_title", "errors.too_large_text")
-            raise HTTPResponse(dynamic(413, html), **_current())
+
+LANG = "/<lang:re:{}>".format("|".join(LANGS))  # the language segment of every page's route
+
+
+def before_request() -> None:
+    """Keep tracebacks nowhere, tame Content-Type, and refuse a too large body before it is read."""
+    # Bottle writes a traceback to wsgi.errors on a crash; a traceback can quote request
+    # data, so it goes nowhere and the 500 handler prints only the exception's type.
+    request.environ["wsgi.errors"] = _NOWHERE
+    # Bottle's header parser crashes on a parameter without '=' ("text/plain;x"), and the
+    # app reads no parameter (the form is URL-encoded UTF-8): keep only the media type.
+    ctype = request.environ.get("CONTENT_TYPE", "")
+    if ";" in ctype:
+        request.environ["CONTENT_TYPE"] = ctype.split(";", 1)[0].strip()
+    # Checked before Bottle reads the body, so a huge upload gets a fast answer.
+    try:
+        length = int(request.environ.get("CONTENT_LENGTH") or 0)
+    except ValueError:
+        length = pledges.MAX_BODY + 1
+    if length > pledges.MAX_BODY:
+        site = request.app.config["pledgebox.site"]
+        html = site.pages.message(path_lang(), "errors.too_large_title", "errors.too_large_text")
+        raise HTTPResponse(dynamic(413, html), **_current())
+
+
+def page_routes(app: App, site: Site, bundle) -> None:
+    """The language redirects, the pages (through Bottle when not answered before it) and the bundle, if any."""
 
     @app.get("/")
     def root():
@@ -262,20 +357,20 @@ def build_app(config, *, clock=time.time, bundle_url: str = "") -> App:
         headers(303, (("Location", f"/{lang}/"), ("Vary", "Accept-Language")))
         return b""
 
-    @app.get("/<lang:re:en|de>")
+    @app.get(LANG)
     def no_slash(lang):
         headers(303, (("Location", f"/{lang}/"),))
         return b""
 
-    @app.get("/<lang:re:en|de>/")
+    @app.get(LANG + "/")
     def appeal(lang):
         return static(site, "appeal", lang)
 
-    @app.get("/<lang:re:en|de>/privacy")
+    @app.get(LANG + "/privacy")
     def privacy(lang):
         return static(site, "privacy", lang)
 
-    @app.get("/<lang:re:en|de>/mirror")
+    @app.get(LANG + "/mirror")
     def mirror(lang):
         return static(site, "mirror", lang)
 
@@ -288,84 +383,37 @@ def build_app(config, *, clock=time.time, bundle_url: str = "") -> App:
             response.content_type = "application/gzip"
             return bundle.raw
 
-    @app.get("/<lang:re:en|de>/pledge")
-    @app.get("/<lang:re:en|de>/pledge/confirm")
+
+def pledge_routes(app: App, site: Site) -> None:
+    """The form's two steps: check, then confirm."""
+
+    @app.get(LANG + "/pledge")
+    @app.get(LANG + "/pledge/confirm")
     def pledge_get(lang):
         # A reload or a shared link lands on the form instead of an error.
         headers(303, (("Location", f"/{lang}/#pledge"),))
         return b""
 
-    @app.post("/<lang:re:en|de>/pledge")
+    @app.post(LANG + "/pledge")
     def pledge(lang):
-        t = site.pages.catalogs[lang]
-        values = read_values()
-        if values["edit"]:
-            return dynamic(200, site.pages.form(lang, values))
-        if values[pledges.HONEYPOT]:
-            return dynamic(400, site.pages.form(lang, values, notice=t("errors.honeypot")))
-        pledge, errors = pledges.validate(values, lang, site.config, t)
-        if errors:
-            return dynamic(400, site.pages.form(lang, values, errors))
-        if not site.allow(request.environ, circuits.CHECK):
-            return dynamic(429, site.pages.form(lang, values, notice=t("errors.busy_check_text")),
-                           ("Retry-After", RETRY_AFTER))
-        return dynamic(200, site.pages.check(lang, pledge, values, site.tokens.issue(pledge, site.clock())))
+        return send(site.check(read_values(), lang, request.environ.get(circuits.ENVIRON_KEY)))
 
-    @app.post("/<lang:re:en|de>/pledge/confirm")
+    @app.post(LANG + "/pledge/confirm")
     def confirm(lang):
-        t = site.pages.catalogs[lang]
-        values = read_values()
-        if values["edit"]:
-            return dynamic(200, site.pages.form(lang, values))
-        pledge, errors = pledges.validate(values, lang, site.config, t)
-        if errors or values[pledges.HONEYPOT]:
-            return dynamic(400, site.pages.form(lang, values, errors))
-        try:
-            nonce, issued = site.tokens.check(values["token"], pledge, site.clock())
-        except pledges.TokenProblem as problem:
-            reason = str(problem)
-            token = values["token"] if reason == "too_fast" else site.tokens.issue(pledge, site.clock())
-            return dynamic(400, site.pages.check(lang, pledge, values, token, t(f"errors.token_{reason}")))
+        return send(site.confirm(read_values(), lang, request.environ.get(circuits.ENVIRON_KEY)))
 
-        def refused(status, problem, retry_after):
-            page = site.pages.check(lang, pledge, values, values["token"], t(f"errors.{problem}_text"),
-                              t(f"errors.{problem}_title"))
-            return dynamic(status, page, ("Retry-After", retry_after))
 
-        try:
-            # A resubmitted token (a lost answer over Tor, a double click) gets its receipt again,
-            # whatever the limits say now, and uses up none of them. The store's files are read
-            # only when the rate limit says no: the usual confirm takes the store's lock once.
-            record_id = site.tokens.record_id(nonce)
-            if (not site.store.seen_here(record_id) and not site.allow(request.environ, circuits.CONFIRM)
-                    and not site.store.ever_stored(record_id)):
-                return refused(429, "busy", RETRY_AFTER)
-            reference = site.seal_and_store(pledge, nonce, issued)
-        except StoreFull:
-            return refused(503, "full", "3600")
-        except (OSError, StoreWriteError):
-            # Disk full or unwritable: no receipt for a pledge that is not on disk.
-            return refused(503, "store_failed", RETRY_AFTER)
-        return dynamic(200, site.pages.receipt(lang, pledge, reference))
-
-    def error_page(status: int, heading_key: str, text_key: str):
-        def handler(_error):
-            lang = path_lang()
-            if status == 404:
-                return static(site, "not_found", lang, 404)
-            if status == 500:
-                print(f"pledgebox: internal error ({type(_error.exception).__name__})", file=sys.stderr, flush=True)
-            extra = (("Allow", _error.headers.get("Allow", "")),) if status == 405 and _error.headers else ()
-            return dynamic(status, site.pages.message(lang, heading_key, text_key), *extra)
-        return handler
-
-    for status, heading_key, text_key in (
-            (400, "site.error_title", "site.error_text"), (404, "", ""),
-            (405, "site.error_title", "errors.method_not_allowed"),
-            (413, "errors.too_large_title", "errors.too_large_text"),
-            (500, "site.error_title", "site.error_text")):
-        app.error(status)(error_page(status, heading_key, text_key))
-    return app
+def error_page(site: Site, status: int, heading_key: str, text_key: str):
+    """The handler for one error status: a translated page, in the language of the path."""
+    def handler(_error):
+        lang = path_lang()
+        if status == 404:
+            return static(site, "not_found", lang, 404)
+        if status == 500:
+            print(f"pledgebox: internal error ({type(_error.exception).__name__})", file=sys.stderr, flush=True)
+        extra = (("Allow", _error.headers.get("Allow", "")),) if status == 405 and _error.headers else ()
+        return dynamic(status, site.pages.message(lang, heading_key, text_key), *extra)
+    return handler
 
 
 class _Nowhere:
