@@ -9,9 +9,9 @@ import time
 from pathlib import Path
 
 import loadgen
-import trickle
+from support import trickle
 from common import GET_RATIO_GOAL, Table, confirm_requests, errors_note, fetch, get_requests, verdict
-from serverproc import Server, free_port
+from support.serverproc import Server, free_port
 
 ROOT = Path(__file__).resolve().parent.parent
 

@@ -28,7 +28,7 @@ import loadgen  # noqa: E402
 from common import (GET_RATIO_GOAL, Table, confirm_requests, errors_note, fetch, get_requests,  # noqa: E402
                     verdict)
 from connections import proxy_line_cost, trickling  # noqa: E402
-from serverproc import Server, free_port  # noqa: E402
+from support.serverproc import Server, free_port  # noqa: E402
 
 from pledgebox import config, sealing  # noqa: E402
 

@@ -3,7 +3,7 @@
 # Idempotent: installs only what is missing; safe to run on every CI run.
 #
 #   tor  - the tests start a private Tor network on loopback
-#          (tests/tornet.py): it needs /usr/bin/tor and /usr/bin/tor-gencert,
+#          (tests/support/tornet.py): it needs /usr/bin/tor and /usr/bin/tor-gencert,
 #          both in Debian's "tor" package.
 #   chromium, chromium-driver
 #        - the browser tests (tests/browser/) drive Debian's Chromium with

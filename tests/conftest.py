@@ -1,65 +1,17 @@
-"""Shared fixtures: a test campaign on tmp_path, fast test identities, an app and a WebTest client."""
+"""Shared fixtures: a test campaign on tmp_path, fast test identities, an app and a WebTest client.
+
+Helpers that tests import live in helpers.py, and the server and Tor harnesses in support/.
+"""
 
 from __future__ import annotations
 
-import re
-import time
 from pathlib import Path
 
 import pytest
 import webtest
+from helpers import PASSPHRASE, Clock, campaign_toml
 
 from pledgebox import config, sealing, web
-
-TEST_IBAN = "DE89370400440532013000"  # the standard example IBAN from bank documentation
-FAST_SCRYPT = 2**10
-PASSPHRASE = b"correct horse battery staple"
-
-
-def onion_address(seed: bytes) -> str:
-    """A well-formed v3 onion address (valid checksum) for tests; no such service exists."""
-    import base64
-    import hashlib
-    pubkey = hashlib.sha256(seed).digest()
-    checksum = hashlib.sha3_256(b".onion checksum" + pubkey + b"\x03").digest()[:2]
-    return base64.b32encode(pubkey + checksum + b"\x03").decode().lower() + ".onion"
-
-
-class Clock:
-    """A clock tests move by hand: `clock.advance(5)`."""
-
-    def __init__(self, start: float | None = None):
-        self.now = start if start is not None else time.time()
-
-    def __call__(self) -> float:
-        return self.now
-
-    def advance(self, seconds: float) -> None:
-        self.now += seconds
-
-
-def campaign_toml(recipients: list[sealing.Identity], **camp) -> str:
-    """A campaign.toml for tests, sealing to the given identities."""
-    fields = {"id": "test-campaign", "goal": "2500", "currency": "EUR", "timezone": "Europe/Berlin",
-              "deadline": "2026-12-31"} | camp
-    lines = ["[campaign]"]
-    for key, value in fields.items():
-        if value is None:
-            continue
-        lines.append(f"{key} = {value}" if key == "deadline" else f'{key} = "{value}"')
-    lines += ['', '[[groups]]', 'id = "solidarity-zone"', 'name = "Solidarity Zone"',
-              'url = "https://www.instagram.com/solidarity.zone"',
-              '', '[[groups]]', 'id = "abc-irkutsk"', 'name = "ABC Irkutsk"',
-              'url = "https://abc38.noblogs.org/category/главная/"',
-              '', '[[methods]]', 'id = "sepa"', 'kind = "sepa"', 'beneficiary = "Soli Kasse e.V."',
-              f'iban = "{TEST_IBAN}"', 'bic = "COBADEFFXXX"',
-              '', '[[methods]]', 'id = "cash"', 'kind = "cash"', 'address = "Postfach 12, 10999 Berlin"',
-              '', '[[methods]]', 'id = "xmr"', 'kind = "crypto"', 'label = "Monero"',
-              'address = "4AdUndXHHZ6cfufTMvppY6JwXNouMBzSkbLYfpAV5Usx3skxNgYeYTRj5UzqtReoS44qo9mtmXCqY45DJ852K5Jv2684Rge"']
-    for i, identity in enumerate(recipients):
-        lines += ["", "[[organisers]]", f'name = "Organiser {i + 1}"',
-                  f'recipient = "{identity.recipient.to_string()}"', f'signer = "{identity.signer.to_string()}"']
-    return "\n".join(lines) + "\n"
 
 
 @pytest.fixture(scope="session")
@@ -97,15 +49,6 @@ def passfile(tmp_path) -> Path:
     return path
 
 
-def run_cli(capsys, *argv) -> tuple[int, str, str]:
-    """cli.main with string arguments: (exit code, stdout, stderr)."""
-    from pledgebox import cli
-
-    code = cli.main([str(a) for a in argv])
-    out, err = capsys.readouterr()
-    return code, out, err
-
-
 @pytest.fixture
 def clock() -> Clock:
     """A hand-moved clock, starting at noon on 2026-11-25 in Berlin."""
@@ -116,19 +59,3 @@ def clock() -> Clock:
 def client(cfg, clock) -> webtest.TestApp:
     """A WebTest client of a fresh app on tmp_path."""
     return webtest.TestApp(web.build_app(cfg, clock=clock))
-
-
-def reference_of(html: str) -> str:
-    """The reference code shown on a receipt."""
-    match = re.search(r'class="reference"[^>]*>([^<]+)<', html)
-    assert match, "no reference on the page"
-    return match.group(1)
-
-
-def pledge_through(client, clock, lang: str = "en", **fields):
-    """Fill the form, check, wait like a person, confirm; return the receipt response."""
-    values = {"amount": "25", "designation": "split", "method": "sepa"} | fields
-    check = client.post(f"/{lang}/pledge", values)
-    assert check.status_int == 200, check.text
-    clock.advance(5)
-    return check.forms[0].submit()

@@ -9,7 +9,7 @@ from pathlib import Path
 
 import pytest
 
-from conftest import campaign_toml, onion_address
+from helpers import campaign_toml, onion_address
 from pledgebox import mirror
 
 ONION = onion_address(b"mirror test")

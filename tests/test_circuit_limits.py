@@ -8,8 +8,8 @@ import socket
 
 import pytest
 import webtest
-from conftest import campaign_toml
-from serverproc import Client, PledgeRefused, Server, write_campaign
+from helpers import campaign_toml
+from support.serverproc import Client, PledgeRefused, Server, write_campaign
 
 from pledgebox import audit, circuits, config, web
 from pledgebox.circuits import CHECK, CONFIRM, CircuitLimits

@@ -2,7 +2,7 @@
 
 import pytest
 
-from conftest import campaign_toml
+from helpers import campaign_toml
 from pledgebox import ROOT, config
 from pledgebox.errors import ConfigError
 
@@ -75,7 +75,7 @@ def test_a_wrong_iban_or_a_placeholder_is_refused(write, identity):
 
 
 def test_onion_checksum(write, identity):
-    from conftest import onion_address
+    from helpers import onion_address
     good = onion_address(b"x")
     assert config.load(write(campaign_toml([identity], onion=good))).onion == good
     typo = good[:10] + ("a" if good[10] != "a" else "b") + good[11:]

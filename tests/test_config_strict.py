@@ -4,7 +4,7 @@ from datetime import date
 
 import pytest
 
-from conftest import campaign_toml
+from helpers import campaign_toml
 from pledgebox import config
 from pledgebox.errors import ConfigError
 

@@ -14,8 +14,8 @@ import time
 
 import pytest
 import webtest
-from conftest import campaign_toml, reference_of
-from serverproc import (LIMITS_FOR_LOAD, Client, PledgeRefused, Server, hidden_fields, stored_plaintexts,
+from helpers import campaign_toml, reference_of
+from support.serverproc import (LIMITS_FOR_LOAD, Client, PledgeRefused, Server, hidden_fields, stored_plaintexts,
                         write_campaign)
 
 from pledgebox import config, web

@@ -7,10 +7,10 @@ from urllib.parse import quote, quote_plus
 
 import pytest
 import webtest
-from conftest import Clock, campaign_toml
+from helpers import Clock, campaign_toml
 from hypothesis import HealthCheck, event, given, settings
 from hypothesis import strategies as st
-from serverproc import hidden_fields, write_campaign
+from support.serverproc import hidden_fields, write_campaign
 
 from pledgebox import config, pledges, web
 

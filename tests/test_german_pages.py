@@ -8,7 +8,7 @@ from html.parser import HTMLParser
 import pytest
 import webtest
 
-from conftest import campaign_toml
+from helpers import campaign_toml
 from pledgebox import config, web
 from pledgebox.i18n import catalogs
 

@@ -67,7 +67,7 @@ def test_405_names_the_allowed_methods(client):
 
 
 def test_no_cookie_through_the_whole_flow(client, clock):
-    from conftest import pledge_through
+    from helpers import pledge_through
     receipt = pledge_through(client, clock)
     assert "Set-Cookie" not in receipt.headers
     assert not client.cookies

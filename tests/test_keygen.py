@@ -13,7 +13,7 @@ import warnings
 import pytest
 
 from pledgebox import cli, config, keys, sealing
-from tests.conftest import PASSPHRASE, campaign_toml
+from helpers import PASSPHRASE, campaign_toml
 
 FAST = str(keys.TEST_SCRYPT_WORK)
 

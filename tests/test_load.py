@@ -7,8 +7,8 @@ from concurrent.futures import ThreadPoolExecutor
 from decimal import Decimal
 
 import pytest
-from conftest import campaign_toml
-from serverproc import LIMITS_FOR_LOAD, Client, Server, stored_plaintexts, write_campaign
+from helpers import campaign_toml
+from support.serverproc import LIMITS_FOR_LOAD, Client, Server, stored_plaintexts, write_campaign
 
 from pledgebox.store import read_problems
 

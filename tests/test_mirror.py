@@ -24,8 +24,8 @@ import pytest
 import webtest
 
 import mirrorkit
-from conftest import FAST_SCRYPT, PASSPHRASE, campaign_toml
-from conftest import run_cli as run
+from helpers import FAST_SCRYPT, PASSPHRASE, campaign_toml
+from helpers import run_cli as run
 from mirrorkit import ONION, StaticServer, publish
 from pledgebox import ROOT, campaign, config, mirror, render, statement, verify, web
 

@@ -11,7 +11,7 @@ import tarfile
 import pytest
 
 import mirrorkit
-from conftest import run_cli as run
+from helpers import run_cli as run
 from mirrorkit import publish
 from pledgebox import archive, config, mirror, verify, web
 

@@ -15,11 +15,11 @@ from pathlib import Path
 import pytest
 
 import mirrorkit
-from conftest import campaign_toml
-from conftest import run_cli as run
+from helpers import campaign_toml
+from helpers import run_cli as run
 from mirrorkit import ONION, StaticServer, publish
 from pledgebox import archive, config, mirror, pull, statement, verify
-from serverproc import Server
+from support.serverproc import Server
 
 data = mirrorkit.data  # the fixture: a campaign with an onion address
 

@@ -17,11 +17,11 @@ from pathlib import Path
 
 import pytest
 
-from conftest import campaign_toml
-from conftest import run_cli as run
+from helpers import campaign_toml
+from helpers import run_cli as run
 from mirrorkit import QuietHandler, publish
 from pledgebox import ROOT, archive, config, mirror, verify
-from tornet import TorNetwork
+from support.tornet import TorNetwork
 
 pytestmark = pytest.mark.tor
 

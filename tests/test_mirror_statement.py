@@ -11,8 +11,8 @@ import pytest
 import webtest
 
 import mirrorkit
-from conftest import FAST_SCRYPT, PASSPHRASE, Clock, campaign_toml, onion_address
-from conftest import run_cli as run
+from helpers import FAST_SCRYPT, PASSPHRASE, Clock, campaign_toml, onion_address
+from helpers import run_cli as run
 from mirrorkit import ONION
 from pledgebox import config, mirror, statement, verify, web
 

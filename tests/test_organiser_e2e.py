@@ -13,8 +13,8 @@ import webtest
 
 from pledgebox import config, sealing, web
 from pledgebox.store import read_records
-from tests.conftest import FAST_SCRYPT, PASSPHRASE, Clock, campaign_toml, pledge_through, reference_of
-from tests.conftest import run_cli as run
+from helpers import FAST_SCRYPT, PASSPHRASE, Clock, campaign_toml, pledge_through, reference_of
+from helpers import run_cli as run
 
 
 class LockedClock(Clock):

@@ -6,7 +6,7 @@ import re
 import pytest
 import webtest
 
-from conftest import TEST_IBAN, campaign_toml, pledge_through, reference_of
+from helpers import TEST_IBAN, campaign_toml, pledge_through, reference_of
 from pledgebox import config, pledges, sealing, web
 from pledgebox.store import read_records
 

@@ -9,7 +9,7 @@ from zoneinfo import ZoneInfo
 import pytest
 import webtest
 
-from conftest import Clock, campaign_toml, reference_of
+from helpers import Clock, campaign_toml, reference_of
 from pledgebox import cli, config, render, web
 from pledgebox.store import read_records
 

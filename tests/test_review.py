@@ -18,7 +18,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from pledgebox import cli, keys, payments, pledges, report, review, safetext, sealing
-from tests.conftest import FAST_SCRYPT, PASSPHRASE
+from helpers import FAST_SCRYPT, PASSPHRASE
 
 CAMPAIGN = "test-campaign"
 

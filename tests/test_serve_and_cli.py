@@ -10,7 +10,7 @@ import time
 
 import pytest
 
-from conftest import FAST_SCRYPT, PASSPHRASE
+from helpers import FAST_SCRYPT, PASSPHRASE
 from pledgebox import ROOT, cli, serve
 
 
@@ -175,7 +175,7 @@ def test_help_has_examples_for_every_command(capsys):
 
 def test_no_file_time_records_the_first_pledge(data_dir):
     # serve makes the runtime files before listening; a pledge then changes pending.sealed only.
-    from serverproc import Client, Server
+    from support.serverproc import Client, Server
     with Server(data_dir, log_dir=data_dir.parent) as server:
         state = data_dir / "state"
         before = {p.name: p.stat() for p in [state, *state.iterdir()]}

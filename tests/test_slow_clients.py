@@ -8,9 +8,9 @@ import sys
 import time
 
 import pytest
-from conftest import campaign_toml
-from serverproc import LIMITS_FOR_LOAD, Client, Server, free_port, write_campaign
-from trickle import Attack, raise_fd_limit, visit
+from helpers import campaign_toml
+from support.serverproc import LIMITS_FOR_LOAD, Client, Server, free_port, write_campaign
+from support.trickle import Attack, raise_fd_limit, visit
 
 from pledgebox import ROOT, connections, serve
 

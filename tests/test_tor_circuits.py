@@ -15,9 +15,9 @@ import time
 
 import pytest
 
-from conftest import campaign_toml
+from helpers import campaign_toml
 from pledgebox import ROOT, audit
-from tornet import fetch, start_tor_network
+from support.tornet import fetch, start_tor_network
 
 pytestmark = pytest.mark.tor
 

@@ -17,9 +17,9 @@ import time
 import pytest
 
 from browser.firefox import Firefox, decode_qr, fill_pledge, safest_problems
-from conftest import FAST_SCRYPT, PASSPHRASE, campaign_toml
+from helpers import FAST_SCRYPT, PASSPHRASE, campaign_toml
 from pledgebox import ROOT, cli
-from tornet import fetch, start_tor_network
+from support.tornet import fetch, start_tor_network
 
 pytestmark = pytest.mark.tor
 

@@ -1,4 +1,4 @@
-"""Self-test of tests/tornet.py: a real v3 onion on a private loopback Tor network.
+"""Self-test of tests/support/tornet.py: a real v3 onion on a private loopback Tor network.
 
 A tiny http.server on a UNIX socket stands in for the app; the network puts an
 onion in front of it and we talk to it through the client's SOCKS port.
@@ -23,10 +23,7 @@ from pathlib import Path
 
 import pytest
 
-try:
-    import tornet
-except ImportError:  # tests/ became a package
-    from tests import tornet
+from support import tornet
 
 pytestmark = pytest.mark.tor
 

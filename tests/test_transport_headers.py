@@ -14,7 +14,7 @@ import pytest
 import webtest
 from webtest.http import StopableWSGIServer
 
-from conftest import campaign_toml, onion_address
+from helpers import campaign_toml, onion_address
 from pledgebox import ROOT, cli, config, serve, web
 
 ONION = onion_address(b"transport test")

@@ -12,8 +12,8 @@ import time
 from concurrent.futures import ThreadPoolExecutor
 
 import pytest
-from conftest import campaign_toml
-from serverproc import LIMITS_FOR_LOAD, Client, PledgeRefused, Server, write_campaign
+from helpers import campaign_toml
+from support.serverproc import LIMITS_FOR_LOAD, Client, PledgeRefused, Server, write_campaign
 from test_load import assert_all_found, run_clients
 
 from pledgebox import ROOT, ratelimit, serve
@@ -267,7 +267,7 @@ def test_workers_that_keep_failing_stop_the_supervisor_with_a_clear_error():
 
 @pytest.mark.parametrize("host", ["localhost", "*", "127.0.0.1"])
 def test_workers_listen_on_every_address_waitress_would(host):
-    from serverproc import free_port
+    from support.serverproc import free_port
 
     port = free_port()
     wanted = {info[4][0] for info in socket.getaddrinfo(None if host == "*" else host, port, socket.AF_UNSPEC,
@@ -282,7 +282,7 @@ def test_workers_listen_on_every_address_waitress_would(host):
 
 
 def test_workers_serve_an_ipv6_literal_in_brackets(tmp_path, load_data):
-    from serverproc import free_port
+    from support.serverproc import free_port
 
     with socket.socket(socket.AF_INET6) as probe:
         probe.bind(("::1", 0))  # this machine has IPv6 loopback (fails the test if not: that is a finding)
@@ -309,7 +309,7 @@ def test_workers_serve_an_ipv6_literal_in_brackets(tmp_path, load_data):
 
 
 def test_ctrl_c_in_a_terminal_stops_every_process_quietly(tmp_path, load_data):
-    from serverproc import free_port
+    from support.serverproc import free_port
 
     port = free_port()
     # Ctrl+C sends SIGINT to the whole foreground process group: the supervisor and every worker.

@@ -6,7 +6,7 @@ import threading
 
 import pytest
 import waitress
-from conftest import campaign_toml
+from helpers import campaign_toml
 
 from pledgebox import campaign, config, serve, web
 

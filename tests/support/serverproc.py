@@ -15,7 +15,9 @@ import time
 from pathlib import Path
 from urllib.parse import urlencode
 
-from pledgebox import ROOT, sealing
+from helpers import FAST_SCRYPT, PASSPHRASE
+
+from pledgebox import ROOT, cli, sealing
 from pledgebox.store import read_records
 
 START_TIMEOUT = 20.0  # seconds for a fresh interpreter to import everything and listen
@@ -234,10 +236,6 @@ def write_campaign(data: Path, text: str) -> Path:
 
 def stored_plaintexts(data: Path, identity: sealing.Identity, out: Path) -> list[dict]:
     """What the organisers see: `collect` the data folder into out, then `review` it with identity."""
-    from conftest import FAST_SCRYPT, PASSPHRASE
-
-    from pledgebox import cli
-
     assert cli.main(["collect", "--data", str(data), "--out", str(out)]) == 0
     keyfile, passfile, report = (out.with_name(out.name + suffix) for suffix in (".identity", ".pass", ".json"))
     identity.save(keyfile, PASSPHRASE, scrypt_n=FAST_SCRYPT)

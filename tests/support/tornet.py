@@ -15,7 +15,7 @@ Layout (all files under ``workdir``)::
 
 Usage::
 
-    from tornet import start_tor_network, fetch
+    from support.tornet import start_tor_network, fetch
 
     net = start_tor_network(tmp_path / "tor", Path("/tmp/x/app.sock"))
     try:

@@ -1,0 +1,1 @@
+"""Test harnesses too large for helpers.py: the app as a subprocess, and a private Tor network."""
