@@ -7,9 +7,11 @@ import ipaddress
 import mmap
 import os
 import resource
+import signal
 import socket
 import stat
 import sys
+import time
 
 from .errors import PledgeboxError
 
@@ -286,79 +288,91 @@ def supervise(app, socks: list[socket.socket], kw: dict, workers: int, reading: 
     limit are already safe across processes. Each worker has its own threads and GIL, so the
     sealing and the receipt's QR code use every core.
     """
-    import signal
-    import time
+    _Supervisor(app, socks, kw, workers, reading or {}).run()
 
-    # Workers hold the read end; it reads end-of-file when this process is gone, even by kill -9.
-    alive_r, alive_w = os.pipe()
-    balance = Balance(workers)
-    children: dict[int, tuple[int, float]] = {}  # pid -> (slot, started)
-    stopping = False
 
-    signals = {signal.SIGTERM, signal.SIGINT, signal.SIGHUP}
+class _Supervisor:
+    """The parent of the workers: it forks them, waits for them, replaces them and stops them."""
 
-    def spawn(slot: int) -> None:
+    SIGNALS = frozenset({signal.SIGTERM, signal.SIGINT, signal.SIGHUP})
+
+    def __init__(self, app, socks: list[socket.socket], kw: dict, workers: int, reading: dict):
+        self.app, self.socks, self.kw, self.workers, self.reading = app, socks, kw, workers, reading
+        # Workers hold the read end; it reads end-of-file when this process is gone, even by kill -9.
+        self.alive_r, self.alive_w = os.pipe()
+        self.balance = Balance(workers)
+        self.children: dict[int, tuple[int, float]] = {}  # pid -> (slot, started)
+        self.stopping = False
+
+    def spawn(self, slot: int) -> None:
+        """Fork the worker for this slot."""
         # Signals wait while forking: the new worker must not run this process's handler,
         # and this process must know the new worker before it handles a stop.
-        signal.pthread_sigmask(signal.SIG_BLOCK, signals)
+        signal.pthread_sigmask(signal.SIG_BLOCK, self.SIGNALS)
         try:
-            if stopping:  # a stop was handled just now, before the block
+            if self.stopping:  # a stop was handled just now, before the block
                 return
             pid = os.fork()
             if pid == 0:
-                code = 1
-                try:
-                    os.close(alive_w)
-                    signal.signal(signal.SIGTERM, signal.SIG_DFL)
-                    signal.signal(signal.SIGINT, signal.default_int_handler)
-                    signal.signal(signal.SIGHUP, signal.SIG_DFL)
-                    signal.pthread_sigmask(signal.SIG_UNBLOCK, signals)
-                    _serve_worker(app, socks, kw, alive_r, balance, slot, reading or {})
-                    code = 0
-                finally:
-                    os._exit(code)
-            children[pid] = (slot, time.monotonic())
+                self._worker(slot)
+            self.children[pid] = (slot, time.monotonic())
         finally:
-            signal.pthread_sigmask(signal.SIG_UNBLOCK, signals)
+            signal.pthread_sigmask(signal.SIG_UNBLOCK, self.SIGNALS)
 
-    def stop(_signum, _frame) -> None:
-        nonlocal stopping
-        stopping = True
-        for pid in list(children):
+    def _worker(self, slot: int) -> None:
+        """In the forked child: serve with the default signal handlers, then exit (never return)."""
+        code = 1
+        try:
+            os.close(self.alive_w)
+            signal.signal(signal.SIGTERM, signal.SIG_DFL)
+            signal.signal(signal.SIGINT, signal.default_int_handler)
+            signal.signal(signal.SIGHUP, signal.SIG_DFL)
+            signal.pthread_sigmask(signal.SIG_UNBLOCK, self.SIGNALS)
+            _serve_worker(self.app, self.socks, self.kw, self.alive_r, self.balance, slot, self.reading)
+            code = 0
+        finally:
+            os._exit(code)
+
+    def stop(self, _signum, _frame) -> None:
+        """The signal handler: stop every worker, and start no new one."""
+        self.stopping = True
+        for pid in list(self.children):
             try:
                 os.kill(pid, signal.SIGTERM)
             except ProcessLookupError:
                 pass
 
-    for slot in range(workers):
-        spawn(slot)
-    for signum in signals:
-        signal.signal(signum, stop)
-    deaths: list[float] = []
-    while children:
-        try:
-            pid, _status = os.wait()
-        except ChildProcessError:
-            break
-        if pid not in children:
-            continue
-        slot, started = children.pop(pid)
-        balance.set(slot, Balance.GONE)
-        if stopping:
-            continue
-        now = time.monotonic()
-        deaths = [t for t in deaths if now - t < CRASH_WINDOW] + [now]
+    def run(self) -> None:
+        """Start the workers and wait for them; give up after GIVE_UP_AFTER deaths within CRASH_WINDOW."""
+        for slot in range(self.workers):
+            self.spawn(slot)
+        for signum in self.SIGNALS:
+            signal.signal(signum, self.stop)
+        deaths: list[float] = []
+        while self.children:
+            try:
+                pid, _status = os.wait()
+            except ChildProcessError:
+                break
+            if pid not in self.children:
+                continue
+            slot, started = self.children.pop(pid)
+            self.balance.set(slot, Balance.GONE)
+            if self.stopping:
+                continue
+            now = time.monotonic()
+            deaths = [t for t in deaths if now - t < CRASH_WINDOW] + [now]
+            if len(deaths) >= GIVE_UP_AFTER:
+                self.stop(None, None)
+                continue
+            if now - started < RESPAWN_PAUSE:
+                time.sleep(RESPAWN_PAUSE)
+            if not self.stopping:
+                self.spawn(slot)
+        for sock in self.socks:
+            sock.close()
         if len(deaths) >= GIVE_UP_AFTER:
-            stop(None, None)
-            continue
-        if now - started < RESPAWN_PAUSE:
-            time.sleep(RESPAWN_PAUSE)
-        if not stopping:
-            spawn(slot)
-    for sock in socks:
-        sock.close()
-    if len(deaths) >= GIVE_UP_AFTER:
-        raise WorkersFailing(f"{len(deaths)} exited within {CRASH_WINDOW:g} s.")
+            raise WorkersFailing(f"{len(deaths)} exited within {CRASH_WINDOW:g} s.")
 
 
 def _serve_worker(app, socks: list[socket.socket], kw: dict, alive_fd: int, balance: Balance, slot: int,
