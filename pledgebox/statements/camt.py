@@ -8,7 +8,7 @@ from decimal import Decimal
 from pathlib import Path
 from xml.etree.ElementTree import Element, ParseError
 
-from . import Booking, ExtraMissing, Statement, StatementUnreadable, iso_day, without_placeholders
+from .base import Booking, ExtraMissing, Statement, StatementUnreadable, iso_day, without_placeholders
 
 _NAMESPACE = re.compile(r"urn:iso:std:iso:20022:tech:xsd:camt\.(05[234])\.001\.([0-9]{2})")
 VERSIONS = range(2, 14)  # .001.02 … .001.13: the entry elements review reads are the same in all of them

@@ -10,7 +10,7 @@ import logging
 from decimal import Decimal
 from pathlib import Path
 
-from . import Booking, ExtraMissing, Statement, StatementUnreadable, without_placeholders
+from .base import Booking, ExtraMissing, Statement, StatementUnreadable, without_placeholders
 
 _HINT = "export the statement again from the bank (MT940, or CAMT.053 if the bank offers it)"
 
