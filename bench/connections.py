@@ -9,8 +9,8 @@ import time
 from pathlib import Path
 
 import loadgen
-from support import trickle
 from common import GET_RATIO_GOAL, Table, confirm_requests, errors_note, fetch, get_requests, verdict
+from support import trickle
 from support.serverproc import Server, free_port
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -18,7 +18,8 @@ ROOT = Path(__file__).resolve().parent.parent
 
 def proxy_line(circuit: int) -> bytes:
     """The line tor writes for a stream on this circuit (HiddenServiceExportCircuitID haproxy)."""
-    return f"PROXY TCP6 fc00:dead:beef:4dad::{circuit >> 16:x}:{circuit & 0xffff:x} ::1 {circuit & 0xffff} 80\r\n".encode()
+    source = f"fc00:dead:beef:4dad::{circuit >> 16:x}:{circuit & 0xffff:x}"
+    return f"PROXY TCP6 {source} ::1 {circuit & 0xffff} 80\r\n".encode()
 
 
 def proxy_line_cost(table: Table, data: Path, secret: bytes, work: Path, seconds: float) -> None:

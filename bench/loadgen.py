@@ -33,7 +33,8 @@ def measure(host: str, port: int, clients: int, requests: list[bytes], *, second
     duration = result["duration_us"] / 1e6
     errors = result["errors"]
     # wrk counts a 4xx or 5xx answer as a request too: only 2xx and 3xx count here.
-    return {"rate": (result["requests"] - errors["status"]) / duration, "p50": result["p50_us"] / 1000, "p99": result["p99_us"] / 1000,
+    return {"rate": (result["requests"] - errors["status"]) / duration,
+            "p50": result["p50_us"] / 1000, "p99": result["p99_us"] / 1000,
             "count": result["requests"], "errors": sum(errors.values()),
             "error_kinds": sorted(k for k, v in errors.items() if v), "ran_out": bool(result["ran_out"])}
 

@@ -74,7 +74,8 @@ def run(count: int = RECORDS) -> list[tuple[str, str]]:
         raise SystemExit(f"review found {found_single} and {found_pooled} of {count} pledges")
     best = pooled if default > 1 else single
     return [
-        (f"review: bare Identity.open loop, {count:,} records, 1 core", f"{bare:,.0f} records/s ({bare_cpu:,.0f}/CPU-s)"),
+        (f"review: bare Identity.open loop, {count:,} records, 1 core",
+         f"{bare:,.0f} records/s ({bare_cpu:,.0f}/CPU-s)"),
         (f"review: open {count:,} records, 1 process", f"{single:,.0f} records/s ({single_cpu:,.0f}/CPU-s)"),
         (f"review: open {count:,} records, {cores} processes", f"{pooled:,.0f} records/s ({pooled_cpu:,.0f}/CPU-s)"),
         (f"review: default for {count:,} records ({default} process{'es' * (default != 1)}), goal ≥ {GOAL:,}/s",

@@ -25,12 +25,10 @@ for folder in (ROOT, ROOT / "tests", ROOT / "bench"):
         sys.path.insert(0, str(folder))
 
 import loadgen  # noqa: E402
-from common import (GET_RATIO_GOAL, Table, confirm_requests, errors_note, fetch, get_requests,  # noqa: E402
-                    verdict)
+from common import GET_RATIO_GOAL, Table, confirm_requests, errors_note, fetch, get_requests, verdict  # noqa: E402
 from connections import proxy_line_cost, trickling  # noqa: E402
-from support.serverproc import Server, free_port  # noqa: E402
-
 from pledgebox import config, sealing  # noqa: E402
+from support.serverproc import Server, free_port  # noqa: E402
 
 # Goals from the issue "Proof under pressure".
 CONFIRM_GOALS = {8: (1000, 20.0), 64: (500, None)}  # clients -> (confirms/s, p99 ms), confirms without a QR code

@@ -57,7 +57,7 @@ class CircuitLimits:
             if taken != circuit:
                 tokens, stamp = list(self.capacity), now
             elapsed = max(0.0, now - stamp)
-            tokens = [min(cap, have + elapsed * cap / 60.0) for cap, have in zip(self.capacity, tokens)]
+            tokens = [min(cap, have + elapsed * cap / 60.0) for cap, have in zip(self.capacity, tokens, strict=True)]
             allowed = tokens[kind] >= 1
             tokens[kind] -= allowed
             _SLOT.pack_into(table, offset, circuit, *tokens, now)

@@ -246,10 +246,10 @@ python app.py review *.sealed --identity anna.identity --payments kontoauszug.cs
 python app.py review *.sealed --identity new.identity --identity old.identity   # after a key rotation
 
 The payments file is a CSV export of a bank statement: a header row (rows of account details
-above it are skipped), ';', ',' or tab between cells, UTF-8 or Windows-1252, one column for the amount ('Betrag', 'Amount',
-'Umsatz', 'Haben', 'Credit') as 1.234,50 or 1,234.50, and one or more for the remittance text
-('Verwendungszweck', 'Reference', 'Description', 'Buchungstext', …). A reference is found
-anywhere in that text, in any case, with or without separators.""")
+above it are skipped), ';', ',' or tab between cells, UTF-8 or Windows-1252, one column for
+the amount ('Betrag', 'Amount', 'Umsatz', 'Haben', 'Credit') as 1.234,50 or 1,234.50, and one
+or more for the remittance text ('Verwendungszweck', 'Reference', 'Description', 'Buchungstext',
+…). A reference is found anywhere in that text, in any case, with or without separators.""")
     sp.add_argument("files", type=Path, nargs="+", metavar="FILE", help="files written by `collect`")
     sp.add_argument("--identity", type=Path, action="append", required=True, metavar="KEYFILE",
                     help="an organiser's identity file (repeat it to open records sealed to older keys)")

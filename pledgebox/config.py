@@ -274,7 +274,8 @@ def _amount(value, key: str) -> Decimal:
     if _AMBIGUOUS.search(text):
         raise ConfigError(f"{key} = {text!r} is ambiguous: it could mean {text.replace(',', '').replace('.', '')} "
                           f"or a number with decimals.",
-                          hint=f'write whole euros without separators, e.g. "{_whole(text)}"; cents after a dot: "2500.50"')
+                          hint=f'write whole euros without separators, e.g. "{_whole(text)}"; '
+                               'cents after a dot: "2500.50"')
     try:
         amount = Decimal(text)
     except (InvalidOperation, ValueError):

@@ -7,10 +7,10 @@ Tor Browser spoofs it to en-US for everyone; no cookie ever remembers a choice.
 
 from __future__ import annotations
 
+import datetime
 import re
 import tomllib
 from dataclasses import dataclass
-import datetime
 from decimal import ROUND_HALF_UP, Decimal
 from functools import cache
 

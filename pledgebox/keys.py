@@ -44,7 +44,7 @@ class PassphraseFileError(PledgeboxError):
 
 
 class PassphraseOnCommandLine(UsageError):
-    """A passphrase is never taken from the command line: other users can read it (ps) and shells keep it in their history."""
+    """A passphrase is never taken from the command line: other users can read it (ps), shells keep it in history."""
 
     hint = ("type it when asked, or use --passphrase-file FILE; "
             "if that passphrase is a real one, choose a new one: it is in your shell history now")

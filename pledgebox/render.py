@@ -98,7 +98,7 @@ class Page:
     gzipped: bytes
 
     @classmethod
-    def of(cls, html: str) -> "Page":
+    def of(cls, html: str) -> Page:
         """Encode and compress a page once."""
         body = html.encode("utf-8")
         # mtime=0: the same page always compresses to the same bytes, and no time leaks.

@@ -11,14 +11,14 @@ from typing import NamedTuple
 from bottle import Bottle, HTTPResponse, request, response
 
 from . import campaign, circuits, pledges, sealing
+from .errors import PledgeboxError
 from .i18n import LANGS, best_language
 from .mirror import ARCHIVE, BUNDLE_URL
-from .verify import published_bundle
-from .errors import PledgeboxError
-from .ratelimit import RateLimit
 from .pages import Pages
+from .ratelimit import RateLimit
 from .render import SECURITY_HEADERS, Page, accepts_gzip, transport_headers
 from .store import Store, StoreFull, StoreWriteError
+from .verify import published_bundle
 
 TOTALS_CHECK_INTERVAL = 1.0  # seconds between looks at the published totals file
 RETRY_AFTER = "60"

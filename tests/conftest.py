@@ -9,8 +9,8 @@ from pathlib import Path
 
 import pytest
 import webtest
-from helpers import PASSPHRASE, Clock, campaign_toml
 
+from helpers import PASSPHRASE, Clock, campaign_toml
 from pledgebox import config, sealing, web
 
 

@@ -12,6 +12,8 @@ from pledgebox import cli, sealing
 TEST_IBAN = "DE89370400440532013000"  # the standard example IBAN from bank documentation
 FAST_SCRYPT = 2**10
 PASSPHRASE = b"correct horse battery staple"
+XMR_ADDRESS = ("4AdUndXHHZ6cfufTMvppY6JwXNouMBzSkbLYfpAV5Usx3skxNgYeYTRj5UzqtReoS44qo9mt"
+               "mXCqY45DJ852K5Jv2684Rge")  # a well-formed Monero address
 
 
 def onion_address(seed: bytes) -> str:
@@ -51,7 +53,7 @@ def campaign_toml(recipients: list[sealing.Identity], **camp) -> str:
               f'iban = "{TEST_IBAN}"', 'bic = "COBADEFFXXX"',
               '', '[[methods]]', 'id = "cash"', 'kind = "cash"', 'address = "Postfach 12, 10999 Berlin"',
               '', '[[methods]]', 'id = "xmr"', 'kind = "crypto"', 'label = "Monero"',
-              'address = "4AdUndXHHZ6cfufTMvppY6JwXNouMBzSkbLYfpAV5Usx3skxNgYeYTRj5UzqtReoS44qo9mtmXCqY45DJ852K5Jv2684Rge"']
+              f'address = "{XMR_ADDRESS}"']
     for i, identity in enumerate(recipients):
         lines += ["", "[[organisers]]", f'name = "Organiser {i + 1}"',
                   f'recipient = "{identity.recipient.to_string()}"', f'signer = "{identity.signer.to_string()}"']

@@ -11,11 +11,11 @@ from pathlib import Path
 from urllib.parse import quote
 
 import pytest
-from helpers import FAST_SCRYPT, PASSPHRASE, campaign_toml
-from support.serverproc import LIMITS_FOR_LOAD, Client, Server, write_campaign
 
+from helpers import FAST_SCRYPT, PASSPHRASE, campaign_toml
 from pledgebox import ROOT, audit, cli, sealing
 from pledgebox.store import PENDING, read_records
+from support.serverproc import LIMITS_FOR_LOAD, Client, Server, write_campaign
 
 PLEDGES = 30
 USER_AGENTS = (

@@ -8,11 +8,11 @@ import socket
 
 import pytest
 import webtest
-from helpers import campaign_toml
-from support.serverproc import Client, PledgeRefused, Server, write_campaign
 
+from helpers import campaign_toml
 from pledgebox import audit, circuits, config, web
 from pledgebox.circuits import CHECK, CONFIRM, CircuitLimits
+from support.serverproc import Client, PledgeRefused, Server, write_campaign
 
 GOOD = {"amount": "25", "designation": "split", "method": "sepa", "pseudonym": "Аня", "message": "Grüße 🙂"}
 RAW = bytes.fromhex("fc00deadbeef4dad000000000000029a")  # what the PROXY line says: circuit 666
@@ -61,7 +61,7 @@ def test_a_full_table_forgets_the_longest_idle_circuit_not_a_busy_one():
     clock = Clock()
     limits = CircuitLimits(2, 2, clock, slots=4)
     labels = [circuits.label(bytes([i])) for i in range(5)]
-    for i, label in enumerate(labels[:4]):
+    for label in labels[:4]:
         clock.now += 1
         assert limits.allow(label, CONFIRM) and limits.allow(label, CONFIRM) and not limits.allow(label, CONFIRM)
     clock.now += 1

@@ -14,13 +14,20 @@ import time
 
 import pytest
 import webtest
-from helpers import campaign_toml, reference_of
-from support.serverproc import (LIMITS_FOR_LOAD, Client, PledgeRefused, Server, hidden_fields, stored_plaintexts,
-                        write_campaign)
 
+from helpers import campaign_toml, reference_of
 from pledgebox import config, web
 from pledgebox.i18n import catalogs
 from pledgebox.store import PENDING, Damaged, Store, read_problems, read_records, scan_records
+from support.serverproc import (
+    LIMITS_FOR_LOAD,
+    Client,
+    PledgeRefused,
+    Server,
+    hidden_fields,
+    stored_plaintexts,
+    write_campaign,
+)
 
 KILLS = 6
 CLIENTS = 8

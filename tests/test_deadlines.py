@@ -9,8 +9,8 @@ import threading
 import time
 
 import pytest
-from inprocess import InProcessServer, echo_app, read_all
 
+from inprocess import InProcessServer, echo_app, read_all
 from pledgebox import connections, serve
 
 HEAD, BODY = 1.5, 3.0

@@ -7,12 +7,12 @@ from urllib.parse import quote, quote_plus
 
 import pytest
 import webtest
-from helpers import Clock, campaign_toml
 from hypothesis import HealthCheck, event, given, settings
 from hypothesis import strategies as st
-from support.serverproc import hidden_fields, write_campaign
 
+from helpers import Clock, campaign_toml
 from pledgebox import config, pledges, web
+from support.serverproc import hidden_fields, write_campaign
 
 pytestmark = pytest.mark.slow  # 10,000 examples: about a minute
 
@@ -184,7 +184,8 @@ def test_confirm_with_forged_tokens_never_stores(fuzz, form, lang, token):
        content_type=st.sampled_from(CONTENT_TYPES),
        body=st.one_of(st.binary(max_size=200), st.binary(min_size=16000, max_size=17000),
                       st.integers(0, 3).map(lambda k: b"a=" + b"x" * (pledges.MAX_BODY + 1 + k * 40000)),
-                      st.just(b""), st.just(b"--xyz\r\nContent-Disposition: form-data; name=\"amount\"\r\n\r\n5\r\n--xyz--\r\n"),
+                      st.just(b""), st.just(b"--xyz\r\nContent-Disposition: form-data; name=\"amount\"\r\n"
+                              b"\r\n5\r\n--xyz--\r\n"),
                       st.just(b'{"amount": "25"}')),
        length=st.sampled_from([None, None, None, "abc", "-1", "99999999999", "0", "1", " 12 "]),
        extra=st.dictionaries(st.sampled_from(["Accept-Language", "Accept-Encoding", "Host", "X-Forwarded-For",

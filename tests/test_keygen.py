@@ -12,8 +12,8 @@ import warnings
 
 import pytest
 
-from pledgebox import cli, config, keys, sealing
 from helpers import PASSPHRASE, campaign_toml
+from pledgebox import cli, config, keys, sealing
 
 FAST = str(keys.TEST_SCRYPT_WORK)
 
@@ -165,7 +165,7 @@ def test_the_terminal_is_asked_twice(tmp_path, data, monkeypatch, capsys):
     out = tmp_path / "k.identity"
     assert keygen("--out", out, "--scrypt-work", FAST, data=data) == 0
     assert len(prompts) == 2
-    assert sealing.Identity.load(out, "mein geheimes Passwort".encode())
+    assert sealing.Identity.load(out, b"mein geheimes Passwort")
 
 
 @pytest.mark.parametrize("answers, message", [

@@ -7,10 +7,10 @@ from concurrent.futures import ThreadPoolExecutor
 from decimal import Decimal
 
 import pytest
-from helpers import campaign_toml
-from support.serverproc import LIMITS_FOR_LOAD, Client, Server, stored_plaintexts, write_campaign
 
+from helpers import campaign_toml
 from pledgebox.store import read_problems
+from support.serverproc import LIMITS_FOR_LOAD, Client, Server, stored_plaintexts, write_campaign
 
 PLEDGES = 2000
 CLIENTS = 32

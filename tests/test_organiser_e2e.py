@@ -11,10 +11,10 @@ import time
 
 import webtest
 
-from pledgebox import config, sealing, web
-from pledgebox.store import read_records
 from helpers import FAST_SCRYPT, PASSPHRASE, Clock, campaign_toml, pledge_through, reference_of
 from helpers import run_cli as run
+from pledgebox import config, sealing, web
+from pledgebox.store import read_records
 
 
 class LockedClock(Clock):

@@ -164,6 +164,7 @@ def test_gzip_and_size(client, lang, page):
 
 def test_demo_campaign_is_marked(tmp_path):
     import webtest
+
     from pledgebox import config, web
     cfg = config.load(tmp_path / "empty")
     assert cfg.demo

@@ -8,9 +8,9 @@ import socket
 import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
-from inprocess import InProcessServer, echo_app, read_all
 
-from pledgebox import circuits, proxyline
+from inprocess import InProcessServer, echo_app, read_all
+from pledgebox import circuits
 from pledgebox.proxyline import MAX_LINE, BadProxyLine, Reader, Source
 
 # Exactly as tor 0.4.x writes it (src/core/or/connection_edge.c, export_hs_client_circuit_id, and its unit

@@ -17,8 +17,8 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from pledgebox import cli, keys, payments, pledges, report, review, safetext, sealing
 from helpers import FAST_SCRYPT, PASSPHRASE
+from pledgebox import cli, keys, payments, pledges, report, review, safetext, sealing
 
 CAMPAIGN = "test-campaign"
 

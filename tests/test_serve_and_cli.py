@@ -215,7 +215,8 @@ def test_a_closed_pipe_ends_quietly(identity, tmp_path, passfile):
     from pledgebox import pledges, sealing
     lines = []
     for n in range(1500):  # a table far larger than a pipe's buffer
-        doc = {"reference": pledges.make_reference(b"%d" % n), "amount": "5.00", "currency": "EUR", "designation": "split",
+        doc = {"reference": pledges.make_reference(b"%d" % n), "amount": "5.00", "currency": "EUR",
+               "designation": "split",
                "method": "cash", "pseudonym": "", "contact": "", "message": "x" * 40, "language": "en",
                "day": "2026-11-25"}
         record = sealing.seal(jsonlib.dumps(doc).encode(), [identity.recipient], "test-campaign")

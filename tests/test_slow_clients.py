@@ -8,11 +8,11 @@ import sys
 import time
 
 import pytest
+
 from helpers import campaign_toml
+from pledgebox import ROOT, connections, serve
 from support.serverproc import LIMITS_FOR_LOAD, Client, Server, free_port, write_campaign
 from support.trickle import Attack, raise_fd_limit, visit
-
-from pledgebox import ROOT, connections, serve
 
 TRICKLERS = 2000
 EVERY = 10.0  # seconds between one trickling connection's bytes

@@ -61,8 +61,9 @@ def test_never_a_negative_count(client, clock):
 
 
 def test_no_deadline_means_no_countdown(tmp_path, identity):
-    from helpers import campaign_toml
     import webtest
+
+    from helpers import campaign_toml
     from pledgebox import config, web
     data = tmp_path / "d"
     data.mkdir()

@@ -12,11 +12,11 @@ import time
 from concurrent.futures import ThreadPoolExecutor
 
 import pytest
+
 from helpers import campaign_toml
+from pledgebox import ROOT, ratelimit, serve
 from support.serverproc import LIMITS_FOR_LOAD, Client, PledgeRefused, Server, write_campaign
 from test_load import assert_all_found, run_clients
-
-from pledgebox import ROOT, ratelimit, serve
 
 GOOD = {"amount": "25", "designation": "split", "method": "sepa", "pseudonym": "Аня", "message": "Grüße"}
 

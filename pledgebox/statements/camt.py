@@ -128,7 +128,7 @@ class _Reader:
             ids = entry_ids + [i for tx in transactions for i in _ids(tx, n)] if len(transactions) <= 1 else entry_ids
             statement.bookings.append(Booking(where, sign * value, text, day, without_placeholders(ids)))
             return
-        for i, (tx, part) in enumerate(zip(transactions, amounts), start=1):
+        for i, (tx, part) in enumerate(zip(transactions, amounts, strict=True), start=1):
             tx_sign = _sign(tx.findtext(n("CdtDbtInd")) or ntry.findtext(n("CdtDbtInd")), reversal)
             if tx_sign == 0:
                 statement.outgoing += 1

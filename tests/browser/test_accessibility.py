@@ -51,7 +51,7 @@ def submit(driver, css: str = "form button[type=submit]") -> None:
 
 def _gone(element) -> bool:
     try:
-        element.tag_name
+        _ = element.tag_name
     except Exception:  # noqa: BLE001 - stale once the page is replaced
         return True
     return False

@@ -12,8 +12,23 @@ from selenium.webdriver.common.keys import Keys
 from pledgebox.pledges import normalize_reference
 from pledgebox.store import Store
 
-from .harness import (CSP_WORDS, DONOR, LANGS, SETTLE, SIZES, Visit, focused, layout_problems, other_pages, press,
-                      screenshot, select_all, tab_through, tab_to, widget_figures)
+from .harness import (
+    CSP_WORDS,
+    DONOR,
+    LANGS,
+    SETTLE,
+    SIZES,
+    Visit,
+    focused,
+    layout_problems,
+    other_pages,
+    press,
+    screenshot,
+    select_all,
+    tab_through,
+    tab_to,
+    widget_figures,
+)
 
 pytestmark = pytest.mark.browser
 

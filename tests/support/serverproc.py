@@ -16,7 +16,6 @@ from pathlib import Path
 from urllib.parse import urlencode
 
 from helpers import FAST_SCRYPT, PASSPHRASE
-
 from pledgebox import ROOT, cli, sealing
 from pledgebox.store import read_records
 

@@ -389,7 +389,7 @@ def _fpr_to_b64(fpr: str) -> str:
     return base64.b64encode(binascii.unhexlify(fpr)).decode().rstrip("=")
 
 
-_live_networks: "weakref.WeakSet[TorNetwork]" = weakref.WeakSet()
+_live_networks: weakref.WeakSet[TorNetwork] = weakref.WeakSet()
 
 
 @atexit.register
@@ -784,7 +784,7 @@ class TorNetwork:
 
     # ------------------------------------------------------------ lifecycle
 
-    def start(self, timeout: float = 180.0, probe: bool = True) -> "TorNetwork":
+    def start(self, timeout: float = 180.0, probe: bool = True) -> TorNetwork:
         """Build and start the network; block until the onion is reachable.
 
         Raises TorNotInstalledError (with the apt hint) if tor is missing and
@@ -862,7 +862,7 @@ class TorNetwork:
                     p.wait(timeout=10)
             _live_networks.discard(self)
 
-    def __enter__(self) -> "TorNetwork":
+    def __enter__(self) -> TorNetwork:
         if not self._started:
             self.start()
         return self
