@@ -5,11 +5,12 @@ from __future__ import annotations
 import argparse
 import os
 import sys
-import textwrap
 from pathlib import Path
 
 from . import campaign, config, keys, safetext, sealing, serve
+from .cliargs import command, no_passphrase_argument, refuse_passphrase_argument
 from .errors import OutputExists, PledgeboxError, UsageError
+from .mirror_cli import add_mirror
 
 PROG = "pledgebox"
 
@@ -35,7 +36,7 @@ def cmd_serve(args) -> int:
 
 def add_serve(sub) -> None:
     """`serve`: where to listen, how many workers and threads."""
-    sp = _command(sub, "serve", cmd_serve, "serve the site with waitress", """
+    sp = command(sub, "serve", cmd_serve, "serve the site with waitress", """
 python app.py serve                                  # http://127.0.0.1:8080/
 python app.py serve --unix-socket /run/pledgebox/app.sock   # behind a Tor onion service
 python app.py serve --unix-socket /run/pledgebox/app.sock --proxy-protocol   # with HiddenServiceExportCircuitID
@@ -84,27 +85,16 @@ def cmd_raised(args) -> int:
 
 def add_raised(sub) -> None:
     """`raised AMOUNT [--pledged AMOUNT]`."""
-    sp = _command(sub, "raised", cmd_raised, "publish the amount reached, shown by the campaign widget", """
+    sp = command(sub, "raised", cmd_raised, "publish the amount reached, shown by the campaign widget", """
 python app.py raised 1234.50
 python app.py raised 1234.50 --pledged 2100""")
     sp.add_argument("amount", help="the amount received so far, e.g. 1234.50")
     sp.add_argument("--pledged", metavar="AMOUNT", help="also show the amount pledged")
 
 
-def _refuse_passphrase_argument(args) -> None:
-    """`--passphrase SECRET` is refused: argv is readable by every user and kept in shell history."""
-    if getattr(args, "passphrase_argv", None) is not None:
-        raise keys.PassphraseOnCommandLine()
-
-
-def _no_passphrase_argument(sp) -> None:
-    """A hidden `--passphrase`: only there to refuse a passphrase on the command line with a clear message."""
-    sp.add_argument("--passphrase", dest="passphrase_argv", nargs="?", const="", help=argparse.SUPPRESS)
-
-
 def cmd_keygen(args) -> int:
     """Create a new organiser identity and print its public keys and the campaign.toml lines."""
-    _refuse_passphrase_argument(args)
+    refuse_passphrase_argument(args)
     out = args.out
     # Everything that can be refused is refused before the passphrase is asked for.
     if os.path.lexists(out):
@@ -141,7 +131,7 @@ def cmd_keygen(args) -> int:
 
 def add_keygen(sub) -> None:
     """`keygen --out FILE`: name, passphrase file and scrypt cost."""
-    sp = _command(sub, "keygen", cmd_keygen, "create an organiser identity (private, passphrase-protected) "
+    sp = command(sub, "keygen", cmd_keygen, "create an organiser identity (private, passphrase-protected) "
                   "and print its public keys", """
 python app.py keygen --out ~/pledgebox/anna.identity
 python app.py keygen --out /media/usb/anna.identity --name "Anna"
@@ -156,7 +146,7 @@ python app.py keygen --out anna.identity --passphrase-file /dev/shm/pass   # for
                     choices=range(keys.TEST_SCRYPT_WORK, keys.MAX_SCRYPT_WORK + 1),
                     help=f"scrypt cost as log2 of N (default {keys.DEFAULT_SCRYPT_WORK}: 256 MiB, about a second); "
                          f"values below {keys.STRONG_SCRYPT_WORK} are for tests only")
-    _no_passphrase_argument(sp)
+    no_passphrase_argument(sp)
 
 
 def cmd_collect(args) -> int:
@@ -186,7 +176,7 @@ def cmd_collect(args) -> int:
 
 def add_collect(sub) -> None:
     """`collect --out FILE [--purge]`."""
-    sp = _command(sub, "collect", cmd_collect, "on the server: move the sealed pledges into one new file "
+    sp = command(sub, "collect", cmd_collect, "on the server: move the sealed pledges into one new file "
                   "for the organisers", """
 python app.py collect --out /media/usb/pledges-2026-11-25.sealed
 python app.py collect --out /media/usb/pledges-2026-12-01.sealed --purge   # leave nothing on the server""")
@@ -200,7 +190,7 @@ def cmd_review(args) -> int:
     """Open collected files with the organisers' identities; print, export and match payments."""
     from . import payments, report, review, store
 
-    _refuse_passphrase_argument(args)
+    refuse_passphrase_argument(args)
     # Refused before any passphrase is asked for or any record opened.
     outputs = [path for path in (args.csv, args.json) if path is not None]
     for path in outputs:
@@ -238,7 +228,7 @@ def cmd_review(args) -> int:
 
 def add_review(sub) -> None:
     """`review FILE… --identity KEYFILE`: passphrases, exports, payments, width."""
-    sp = _command(sub, "review", cmd_review, "on the organisers' machine: open collected files, merge duplicates, "
+    sp = command(sub, "review", cmd_review, "on the organisers' machine: open collected files, merge duplicates, "
                   "show, export and match payments", """
 python app.py review /media/usb/*.sealed --identity ~/pledgebox/anna.identity
 python app.py review server.sealed mirror1.sealed --identity anna.identity --csv pledges.csv --json pledges.json
@@ -263,7 +253,7 @@ or more for the remittance text ('Verwendungszweck', 'Reference', 'Description',
     sp.add_argument("--payments", type=Path, metavar="FILE",
                     help="a bank statement as CSV: mark each pledge received, partly received or open")
     sp.add_argument("--wide", action="store_true", help="show every cell in full instead of fitting the terminal")
-    _no_passphrase_argument(sp)
+    no_passphrase_argument(sp)
 
 
 def cmd_audit(args) -> int:
@@ -292,28 +282,12 @@ def cmd_audit(args) -> int:
 
 def add_audit(sub) -> None:
     """`audit [--data DIR]`."""
-    _command(sub, "audit", cmd_audit, "scan a data folder for anything that could identify a donor "
+    command(sub, "audit", cmd_audit, "scan a data folder for anything that could identify a donor "
              "(addresses, user agents, times of day, plaintext, private keys, loose permissions)", """
 python app.py audit                          # the project's data/
 python app.py audit --data /srv/pledgebox/data   # a live server's data folder (or a full-copy host's)
 Exit status 0: nothing found; 1: findings, listed as FILE: KIND or FILE:LINE:COLUMN: KIND
 (never the value itself). A static mirror needs no audit: `mirror verify` checks every byte of it.""")
-
-
-def _command(sub, name, func, help_text, examples) -> argparse.ArgumentParser:
-    """A subcommand with its examples, `--data` and the function that runs it."""
-    sp = sub.add_parser(name, help=help_text, description=help_text, allow_abbrev=False,
-                        formatter_class=argparse.RawDescriptionHelpFormatter,
-                        epilog="examples:\n" + textwrap.indent(examples.strip(), "  "))
-    sp.add_argument("--data", type=_data_dir, default=config.DEFAULT_DATA,
-                    help="the data folder (default: the project's data/)")
-    sp.set_defaults(func=func)
-    return sp
-
-
-def _data_dir(text: str) -> Path:
-    """A `--data` folder as an absolute path."""
-    return Path(text).expanduser().resolve()
 
 
 def parser() -> argparse.ArgumentParser:
@@ -325,8 +299,6 @@ def parser() -> argparse.ArgumentParser:
         description="A Tor-friendly fundraising appeal whose pledges are sealed to the organisers' keys.",
         epilog="Run `python app.py COMMAND --help` for each command's options and examples.")
     sub = p.add_subparsers(dest="command", required=True, metavar="COMMAND")
-    from .mirror_cli import add_mirror  # it uses this module's helpers
-
     for add in (add_serve, add_raised, add_keygen, add_collect, add_review, add_audit, add_mirror):
         add(sub)
     return p

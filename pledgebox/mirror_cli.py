@@ -7,7 +7,9 @@ import textwrap
 from pathlib import Path
 
 from . import config, keys, mirror, pull, safetext, sealing, statement, verify
-from .cli import _command, _no_passphrase_argument, _refuse_passphrase_argument
+from .cliargs import command as _command
+from .cliargs import no_passphrase_argument as _no_passphrase_argument
+from .cliargs import refuse_passphrase_argument as _refuse_passphrase_argument
 
 
 def cmd_mirror_build(args) -> int:

@@ -140,6 +140,17 @@ def test_mirror_renders_without_the_server():
     assert "pledgebox.web" not in graph["pledgebox.mirror"]
 
 
+def test_the_readme_layout_names_every_module_once():
+    """README's "Layout of the code" has one line per pledgebox module, and no line for a module that is gone."""
+    readme = (ROOT / "README.md").read_text(encoding="utf-8")
+    block = readme.split("## Layout of the code", 1)[1].split("```", 2)[1]
+    listed = [line.split()[0] for line in block.splitlines() if line.startswith("pledgebox/")]
+    modules = sorted(path.relative_to(ROOT).as_posix() for path in PACKAGE.rglob("*.py"))
+    assert sorted(listed) == modules, (f"missing: {sorted(set(modules) - set(listed))}; "
+                                       f"gone: {sorted(set(listed) - set(modules))}; "
+                                       f"twice: {sorted({m for m in listed if listed.count(m) > 1})}")
+
+
 # -- the checks themselves, on packages made up for the purpose -------------------------
 
 
