@@ -83,6 +83,7 @@ class Site:
         return cached
 
     def _render_static(self, name: str, lang: str, totals) -> str:
+        """The HTML of one request-independent page (an unknown name is the not-found page)."""
         if name == "appeal":
             w = campaign.widget(self.config.goal, totals, self.config.deadline, self.today())
             return self.pages.appeal(lang, w)
