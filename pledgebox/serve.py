@@ -344,10 +344,11 @@ class _Supervisor:
 
     def run(self) -> None:
         """Start the workers and wait for them; give up after GIVE_UP_AFTER deaths within CRASH_WINDOW."""
-        for slot in range(self.workers):
-            self.spawn(slot)
+        # The handlers first: a Ctrl+C as soon as the workers answer must find them in place.
         for signum in self.SIGNALS:
             signal.signal(signum, self.stop)
+        for slot in range(self.workers):
+            self.spawn(slot)
         deaths: list[float] = []
         while self.children:
             try:
