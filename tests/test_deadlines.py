@@ -10,8 +10,8 @@ import time
 
 import pytest
 
-from inprocess import InProcessServer, echo_app, read_all
 from pledgebox import connections, serve
+from support.inprocess import InProcessServer, echo_app, read_all
 
 HEAD, BODY = 1.5, 3.0
 CLEANUP = serve.WAITRESS["cleanup_interval"]  # deadlines are looked at this often

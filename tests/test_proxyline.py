@@ -9,9 +9,9 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from inprocess import InProcessServer, echo_app, read_all
 from pledgebox import circuits
 from pledgebox.proxyline import MAX_LINE, BadProxyLine, Reader, Source
+from support.inprocess import InProcessServer, echo_app, read_all
 
 # Exactly as tor 0.4.x writes it (src/core/or/connection_edge.c, export_hs_client_circuit_id, and its unit
 # test): the circuit's global id 666 in the source address's last 32 bits, the virtual port last.
