@@ -27,8 +27,7 @@ from pathlib import Path
 
 import run as bench  # bench/run.py: the data folder and the number of workers (it puts tests/ on sys.path)
 from common import GET_HEADERS, Table, confirm_requests, verdict
-
-from tornet import start_tor_network
+from support.tornet import start_tor_network
 
 RATIO_GOAL = 0.9
 CLIENTS = (8, 64, 256)  # the confirm goals' 8 and 64, and enough streams to find tor's own ceiling
