@@ -1,7 +1,7 @@
 """The donor's path: GET /en/ and confirms through a private Tor network's onion service, against a bare server.
 
 `python bench/tor.py` (or `python bench/run.py`, which calls it when tor is installed) starts the private
-Tor network of the tests (tests/tornet.py) in front of a UNIX socket, as in production. That socket is a
+Tor network of the tests (tests/support/tornet.py) in front of a UNIX socket, as in production. That socket is a
 symbolic link, pointed in turn at `app.py serve --unix-socket` and at a bare waitress app serving the very
 same bytes (bench/bare.py), so both are reached through the same tor processes, onion address and circuits,
 in the same run. Clients speak SOCKS5 to the network's client tor over keep-alive connections, each on a
