@@ -23,11 +23,11 @@ from urllib.parse import urldefrag, urljoin
 import pytest
 import webtest
 
-import mirrorkit
 from helpers import FAST_SCRYPT, PASSPHRASE, campaign_toml
 from helpers import run_cli as run
-from mirrorkit import ONION, StaticServer, publish
 from pledgebox import ROOT, campaign, config, mirror, render, statement, verify, web
+from support import mirrorkit
+from support.mirrorkit import ONION, StaticServer, publish
 
 data = mirrorkit.data  # the fixture: a campaign with an onion address
 

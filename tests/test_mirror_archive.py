@@ -10,10 +10,10 @@ import tarfile
 
 import pytest
 
-import mirrorkit
 from helpers import run_cli as run
-from mirrorkit import publish
 from pledgebox import archive, config, mirror, verify, web
+from support import mirrorkit
+from support.mirrorkit import publish
 
 data = mirrorkit.data  # the fixture: a campaign with an onion address
 

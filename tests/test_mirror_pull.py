@@ -14,11 +14,11 @@ from pathlib import Path
 
 import pytest
 
-import mirrorkit
 from helpers import campaign_toml
 from helpers import run_cli as run
-from mirrorkit import ONION, StaticServer, publish
 from pledgebox import archive, config, mirror, pull, statement, verify
+from support import mirrorkit
+from support.mirrorkit import ONION, StaticServer, publish
 from support.serverproc import Server
 
 data = mirrorkit.data  # the fixture: a campaign with an onion address

@@ -1,6 +1,6 @@
 """`mirror pull` end to end through the private Tor network: versions follow the site, replays and tampering don't.
 
-The app serves its bundle on a UNIX socket behind a real v3 onion service (tests/tornet.py); the
+The app serves its bundle on a UNIX socket behind a real v3 onion service (tests/support/tornet.py); the
 host pulls `http://<onion>/` through the network's SOCKS port, as it would through its own tor.
 """
 
@@ -19,8 +19,8 @@ import pytest
 
 from helpers import campaign_toml
 from helpers import run_cli as run
-from mirrorkit import QuietHandler, publish
 from pledgebox import ROOT, archive, config, mirror, verify
+from support.mirrorkit import QuietHandler, publish
 from support.tornet import TorNetwork
 
 pytestmark = pytest.mark.tor

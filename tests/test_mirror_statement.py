@@ -10,11 +10,11 @@ from pathlib import Path
 import pytest
 import webtest
 
-import mirrorkit
 from helpers import FAST_SCRYPT, PASSPHRASE, Clock, campaign_toml, onion_address
 from helpers import run_cli as run
-from mirrorkit import ONION
 from pledgebox import config, mirror, statement, verify, web
+from support import mirrorkit
+from support.mirrorkit import ONION
 
 data = mirrorkit.data  # the fixture: a campaign with an onion address
 
