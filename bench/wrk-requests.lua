@@ -30,8 +30,9 @@ end
 
 function request()
    if not verified then
-      -- wrk parses the first request as HTTP before the run: show it one without the PROXY line
-      -- (bench/connections.py) that tor would put first. It is never sent.
+      -- wrk parses the first request as HTTP before the run, and refuses a PROXY line (bench/connections.py)
+      -- in front of it: show it the request alone. wrk sends that one too; the server closes its connection
+      -- unanswered (one read error in the figures).
       verified = true
       if string.sub(reqs[1], 1, 6) == "PROXY " then
          return (string.gsub(reqs[1], "^PROXY [^\r]*\r\n", ""))

@@ -8,21 +8,22 @@ is waitress's.
 
 from __future__ import annotations
 
-import ipaddress
-from dataclasses import dataclass
+import socket
+from typing import NamedTuple
 
 MAX_LINE = 107  # the spec's longest line, CRLF included ("PROXY UNKNOWN" and two full IPv6 addresses)
 SIGNATURE = b"PROXY "
-_HEX = frozenset(b"0123456789abcdefABCDEF:")
-_DIGITS = frozenset(b"0123456789")
+# Checked with bytes.translate (deleting the allowed bytes leaves nothing): fast, and in C.
+_PRINTABLE = bytes(range(0x20, 0x7F))
+_HEX = b"0123456789abcdefABCDEF:"
+_DIGITS = b"0123456789"
 
 
 class BadProxyLine(ValueError):
     """The connection did not begin with a valid PROXY v1 line."""
 
 
-@dataclass(frozen=True)
-class Source:
+class Source(NamedTuple):
     """What the line says about the connection's origin (over Tor: the circuit)."""
 
     family: str  # "TCP4", "TCP6" or "UNKNOWN"
@@ -38,7 +39,7 @@ def parse(line: bytes) -> Source:
     """One line without its CRLF: `PROXY TCP4|TCP6 SRC DST SPORT DPORT` or `PROXY UNKNOWN[ anything]`."""
     if not line.startswith(SIGNATURE) or len(line) + 2 > MAX_LINE:
         raise BadProxyLine("no PROXY signature")
-    if any(byte < 0x20 or byte > 0x7E for byte in line):
+    if line.translate(None, _PRINTABLE):
         raise BadProxyLine("not printable ASCII")
     rest = line[len(SIGNATURE):]
     if rest == b"UNKNOWN" or rest.startswith(b"UNKNOWN "):
@@ -58,19 +59,19 @@ def _address(family: bytes, text: bytes) -> bytes:
     """A packed address of the line's family; dotted quads without leading zeros, IPv6 in hex and colons only."""
     try:
         if family == b"TCP4":
-            if not text or not set(text) <= _DIGITS | {0x2E}:
+            if not text or text.translate(None, _DIGITS + b"."):
                 raise ValueError
-            return ipaddress.IPv4Address(text.decode()).packed
-        if not text or not set(text) <= _HEX:  # no zone ("%eth0"), no embedded dotted quad
+            return socket.inet_pton(socket.AF_INET, text.decode())  # refuses leading zeros too
+        if not text or text.translate(None, _HEX):  # no zone ("%eth0"), no embedded dotted quad
             raise ValueError
-        return ipaddress.IPv6Address(text.decode()).packed
-    except ValueError:
+        return socket.inet_pton(socket.AF_INET6, text.decode())
+    except (ValueError, OSError):
         raise BadProxyLine(f"not a {family.decode()} address") from None
 
 
 def _port(text: bytes) -> int:
     """0 to 65535 in decimal, without a sign or leading zeros."""
-    if not text or not set(text) <= _DIGITS or (len(text) > 1 and text[0] == 0x30) or len(text) > 5:
+    if not text or text.translate(None, _DIGITS) or (len(text) > 1 and text[0] == 0x30) or len(text) > 5:
         raise BadProxyLine("not a port")
     port = int(text)
     if port > 65535:
