@@ -57,9 +57,9 @@ def proxy_line_cost(table: Table, data: Path, secret: bytes, work: Path, seconds
             # The server's CPU per request (the least of all runs): what the rate would show on a machine
             # with no neighbours.
             cpu_ratio = best["bare waitress"]["cpu_us"] / best["PROXY line"]["cpu_us"]
+            each = ", ".join(f"{name} {r['rate']:,.0f}/s ({r['cpu_us']:.0f} µs CPU each)" for name, r in best.items())
             table.add("GET /en/, a new connection per request, 8 clients",
-                      ", ".join(f"{name} {r['rate']:,.0f}/s ({r['cpu_us']:.0f} µs CPU each)" for name, r in best.items())
-                      + f"; PROXY line/bare ratio {ratio:.2f}, by CPU {cpu_ratio:.2f} "
+                      each + f"; PROXY line/bare ratio {ratio:.2f}, by CPU {cpu_ratio:.2f} "
                       f"{verdict(cpu_ratio >= GET_RATIO_GOAL)} (≥ {GET_RATIO_GOAL}){errors_note(*best.values())}")
             rates = {}
             for _round in range(ROUNDS):  # alternating, as for GETs
