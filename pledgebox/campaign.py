@@ -81,13 +81,22 @@ def write_totals(state_dir: Path, totals: Totals) -> Path:
     return target
 
 
+# `raised` writes about 60 bytes; anything far larger is not its file.
+TOTALS_MAX_BYTES = 4096
+
+
 def read_totals(state_dir: Path) -> Totals:
     """The published totals, or zero when nothing was published (or the file is unreadable)."""
     try:
-        doc = json.loads((state_dir / TOTALS_FILE).read_text(encoding="utf-8"))
+        with open(state_dir / TOTALS_FILE, "rb") as f:
+            data = f.read(TOTALS_MAX_BYTES + 1)
+        doc = json.loads(data.decode("utf-8")) if len(data) <= TOTALS_MAX_BYTES else None
+        if not isinstance(doc, dict):
+            return Totals()
         pledged = doc.get("pledged")
         return Totals(parse_total(doc["raised"]), parse_total(pledged) if pledged is not None else None)
-    except (OSError, ValueError, KeyError, TypeError, BadTotal):
+    # RecursionError: a file of nested brackets, written by whoever could write state/.
+    except (OSError, ValueError, KeyError, TypeError, AttributeError, BadTotal, RecursionError):
         return Totals()
 
 

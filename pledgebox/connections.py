@@ -15,9 +15,10 @@ import time
 
 from waitress.channel import HTTPChannel
 from waitress.server import BaseWSGIServer
-from waitress.task import WSGITask
+from waitress.task import ErrorTask, WSGITask
 
 from . import circuits, proxyline
+from .render import SECURITY_HEADERS
 
 HEAD_DEADLINE = 15.0  # seconds from a request's first byte (the PROXY line's, on a new connection) to its end of head
 BODY_DEADLINE = 60.0  # seconds from the end of the head to the end of the body
@@ -36,10 +37,19 @@ class CircuitTask(WSGITask):
         return environ
 
 
+class HeadedErrorTask(ErrorTask):
+    """waitress's own error answers (400, 413, 431, 501) with the security headers every response carries."""
+
+    def execute(self):
+        self.response_headers.extend(SECURITY_HEADERS)  # before execute() writes the head
+        super().execute()
+
+
 class Channel(HTTPChannel):
     """waitress's channel, reading the PROXY line first and closing a request that takes too long to arrive."""
 
     task_class = CircuitTask
+    error_task_class = HeadedErrorTask
     proxy_protocol = False
     head_deadline = HEAD_DEADLINE
     body_deadline = BODY_DEADLINE

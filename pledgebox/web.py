@@ -269,7 +269,10 @@ class App(Bottle):
         if environ.get("REQUEST_METHOD") == "GET" and environ.get("wsgi.url_scheme") == "http":
             hit = STATIC_PATHS.get(environ.get("PATH_INFO", ""))
             if hit is not None:
-                page = self.site.page(*hit)
+                try:
+                    page = self.site.page(*hit)
+                except Exception:  # noqa: BLE001 - waitress would log a traceback, dating the visit
+                    return self.wsgi(environ, start_response)
                 gz = accepts_gzip(environ.get("HTTP_ACCEPT_ENCODING", ""))
                 body = page.gzipped if gz else page.body
                 start_response("200 OK", [*STATIC_HEADERS, *((("Content-Encoding", "gzip"),) if gz else ()),

@@ -69,6 +69,27 @@ def test_raised_publishes_atomically_and_refuses_bad_amounts(data_dir, client):
     assert not [p for p in (data_dir / "state").iterdir() if p.name.startswith(".published")]
 
 
+WAITRESS_ERRORS = [
+    (b"GARBAGE\r\n\r\n", 400),
+    (b"POST /en/pledge HTTP/1.1\r\nHost: x\r\nContent-Length: 70000\r\n\r\n", 413),
+    (b"GET /en/ HTTP/1.1\r\nHost: x\r\nX-Big: " + b"a" * 20000 + b"\r\n\r\n", 431),
+    (b"POST /en/pledge HTTP/1.1\r\nHost: x\r\nTransfer-Encoding: gzip\r\n\r\n", 501),
+]
+
+
+def raw_answer(port: int, raw: bytes) -> bytes:
+    """The head of the server's answer to raw bytes."""
+    with socket.create_connection(("127.0.0.1", port), timeout=5) as sock:
+        sock.sendall(raw)
+        answer = b""
+        while b"\r\n\r\n" not in answer:
+            chunk = sock.recv(65536)
+            if not chunk:
+                break
+            answer += chunk
+    return answer.split(b"\r\n\r\n")[0] + b"\r\n"
+
+
 def test_running_server_shows_new_totals_without_restart(data_dir):
     port = free_port()
     proc = subprocess.Popen([sys.executable, str(ROOT / "app.py"), "serve", "--data", str(data_dir),
@@ -96,6 +117,12 @@ def test_running_server_shows_new_totals_without_restart(data_dir):
             assert big.getheader("Content-Security-Policy", "").startswith("default-src 'none'")
         finally:
             conn.close()
+        # waitress's own answers to broken requests carry the same headers as the app's.
+        for raw, status in WAITRESS_ERRORS:
+            head = raw_answer(port, raw)
+            assert head.split(b" ")[1] == str(status).encode(), head[:80]
+            assert b"\r\nContent-Security-Policy: default-src 'none'" in head
+            assert b"\r\nX-Frame-Options: DENY" in head and b"\r\nX-Content-Type-Options: nosniff" in head
         assert run_cli("raised", "777", "--data", str(data_dir)).returncode == 0
         started = time.monotonic()
         wait_for(lambda: "€777 reached in total" in page()[1], timeout=5)

@@ -94,3 +94,44 @@ def test_goal_formats():
 def test_progress_is_html_not_svg(client):
     body = client.get("/en/").text
     assert "<progress" in body and "<svg" not in body.lower()
+
+
+@pytest.mark.parametrize("content", [
+    b"[]", b"null", b'"2500"', b"1e999", b'{"raised": 2500}', b'{"raised": ["1"]}', b"[" * 100_000,
+    b'{"raised": "2500", "pad": "' + b"x" * 5000 + b'"}', b"\xff\xfe{", b"",
+], ids=["list", "null", "string", "huge-number", "number", "array-value", "deep-nesting", "oversized",
+        "not-utf8", "empty"])
+def test_a_damaged_totals_file_shows_zero_and_every_page_answers(client, cfg, content):
+    # Whoever can write state/ can plant any bytes there; a page must never become a 500 (a traceback
+    # per request would also time-stamp every visit in the journal).
+    cfg.state_dir.mkdir(parents=True, exist_ok=True)
+    (cfg.state_dir / "published.json").write_bytes(content)
+    assert campaign.read_totals(cfg.state_dir) == campaign.Totals()
+    for path in ("/en/", "/de/", "/en/privacy", "/de/mirror"):
+        assert client.get(path).status_int == 200
+
+
+def test_a_page_that_cannot_be_rendered_is_a_quiet_500(cfg, monkeypatch):
+    # The fast path must hand a failure to Bottle's error page, never to the WSGI server's traceback log.
+    import webtest
+
+    from pledgebox import web
+
+    app = web.build_app(cfg)
+
+    def broken(*_args):
+        raise RuntimeError("planted")
+
+    monkeypatch.setattr(app.site, "page", broken)
+    errors = []
+
+    class Keep:
+        def write(self, text):
+            errors.append(text)
+
+        def flush(self):
+            pass
+
+    res = webtest.TestApp(app, extra_environ={"wsgi.errors": Keep()}).get("/en/", expect_errors=True)
+    assert res.status_int == 500
+    assert "planted" not in res.text and not "".join(errors)
