@@ -13,7 +13,7 @@ from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
 
-from . import sealing
+from . import pledges, sealing
 from .safetext import terminal
 from .store import COLLECTED, PENDING, Damaged, scan_records
 
@@ -24,7 +24,7 @@ KINDS = {
     "user-agent": "looks like a browser's or HTTP client's User-Agent",
     "fine-timestamp": "a time of day or a Unix timestamp (nothing finer than a day may be stored)",
     "not-a-record": "a line of a records file that is not a sealed record (it could hold plaintext)",
-    "record-size": "a sealed record whose length is not one of the padding sizes",
+    "record-size": "a sealed record whose length is not the one record size (its length says something about the message)",
     "private-identity": "a private organiser identity (it belongs on the organisers' machines only)",
     "unexpected-file": "a file pledgebox does not write",
     "special-file": "a symlink, pipe, socket or device",
@@ -128,16 +128,16 @@ def scan_bytes(name: str, data: bytes) -> list[Finding]:
 def hpke_overhead() -> int:
     """Bytes a sealed ciphertext adds to the padded plaintext (KEM encapsulation and AEAD tag)."""
     sample = sealing.parse_record(sealing.seal(b"", [sealing.Identity.generate().recipient], "audit"))
-    return sample.sizes[0] - sealing.BUCKETS[0]
+    return sample.sizes[0] - pledges.PADDED_SIZE
 
 
 def check_record(record: bytes) -> str | None:
-    """None if record is a well-formed sealed record of a padding size; else the kind of finding."""
+    """None if record is a well-formed sealed record of the one record size; else the kind of finding."""
     try:
         sealed = sealing.parse_record(record)
     except sealing.DamagedRecord:
         return "not-a-record"
-    if any(size - hpke_overhead() not in sealing.BUCKETS for size in sealed.sizes):
+    if any(size - hpke_overhead() != pledges.PADDED_SIZE for size in sealed.sizes):
         return "record-size"
     return None
 

@@ -167,6 +167,31 @@ def normalize_reference(text: str) -> str | None:
     return f"{code[:5]}-{code[5:]}"
 
 
+CURRENCY_LENGTH = 3  # an ISO 4217 code; the config accepts only EUR
+LANGUAGE_LENGTH = 2  # "en", "de"
+
+
+def largest_plaintext() -> int:
+    """Bytes in the plaintext of the largest valid pledge: the size every record is padded to hold.
+
+    Every free field at its limit in characters that take 4 bytes in the JSON that is sealed: a
+    4-byte UTF-8 character, or a CRLF (one character to the limit, written as the 4 bytes `\\r\\n`);
+    nothing else takes more (other control characters are refused, a quote or backslash takes 2).
+    The amount at its longest: the longest typed amount, all digits, plus ".00".
+    """
+    widest = "\U0001f600"
+    pledge = Pledge(amount=Decimal("9" * MAX_LENGTH["amount"]),
+                    language="x" * LANGUAGE_LENGTH,
+                    **{name: widest * MAX_LENGTH[name] for name in FIELDS if name != "amount"})
+    reference = "X" * (REFERENCE_DATA + 1) + "-"
+    return len(pledge.plaintext(reference, "X" * CURRENCY_LENGTH, date.max))
+
+
+# Every plaintext is padded to this one size, which holds the largest valid pledge and its 0x80 padding
+# mark, so no record's length tells anything about the donor's message (sealing pads to it).
+PADDED_SIZE = largest_plaintext() + 1
+
+
 class TokenProblem(Exception):
     """Why a confirm token was refused: 'expired', 'invalid' or 'too_fast'."""
 

@@ -34,7 +34,7 @@ __all__ = [
 PENDING = "pending.sealed"
 COLLECTED = "collected.sealed"
 LOCK = ".lock"
-_CHUNK = 1 << 20  # the largest record is far smaller (16 KB padded, times the organiser keys)
+_CHUNK = 1 << 20  # every record is far smaller (about 14 KB per organiser key)
 
 # RECORD_ID SP RECORD LF: the id is printable ASCII without spaces, the record
 # printable ASCII that starts with a non-space.

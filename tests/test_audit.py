@@ -13,7 +13,7 @@ from urllib.parse import quote
 import pytest
 
 from helpers import FAST_SCRYPT, PASSPHRASE, campaign_toml
-from pledgebox import ROOT, audit, cli, sealing
+from pledgebox import ROOT, audit, cli, pledges, sealing
 from pledgebox.store import PENDING, read_records
 from support.serverproc import LIMITS_FOR_LOAD, Client, Server, write_campaign
 
@@ -36,7 +36,7 @@ def visitor_headers(i: int) -> dict[str, str]:
 
 
 def pledge_fields(i: int) -> dict[str, str]:
-    """A pledge whose every free field carries a marker; some long, to land in other padding buckets."""
+    """A pledge whose every free field carries a marker; some long, some short."""
     return {"amount": f"{5 + i},50" if i % 2 else f"{5 + i}.50",
             "designation": ("split", "solidarity-zone", "abc-irkutsk")[i % 3],
             "method": ("sepa", "cash", "xmr")[i % 3],
@@ -112,16 +112,13 @@ def test_a_mixed_run_leaves_no_metadata_anywhere(tmp_path, identities):
     assert done.returncode == 0, done.stdout + done.stderr
     assert f"{count} sealed records".encode() in done.stdout
 
-    # 3. Sealed record sizes: one fixed line length per padding bucket, and more than one bucket used.
+    # 3. Sealed record sizes: short and long messages, one line length, the same as the largest plaintext's.
     pending = data / "state" / PENDING
-    expected = {}
-    for bucket in sealing.BUCKETS:
-        record = sealing.seal(b"x" * (bucket - 1), [k.recipient for k in keys], "test-campaign")
-        expected[bucket] = len(record)
+    largest = sealing.seal(b"x" * (pledges.PADDED_SIZE - 1), [k.recipient for k in keys], "test-campaign")
     sizes = [len(item.record) for item in read_records(pending)]
     assert len(sizes) == count
-    assert set(sizes) <= set(expected.values())
-    assert len(set(sizes)) >= 2
+    assert set(sizes) == {len(largest)}
+    assert len({len(line) for line in pending.read_bytes().splitlines()}) == 1
     days = {json.loads(keys[1].open(item.record))["day"] for item in read_records(pending)}
     assert all(len(day) == 10 for day in days)
 
@@ -200,7 +197,9 @@ def test_planted_problems_are_each_found_without_echoing_them(clean_data, identi
     good = next(read_records(state / PENDING)).record
     doc = json.loads(good)
     plaintext_record = json.dumps(doc | {"message": "secretmark Свобода"}).encode()
-    short = json.dumps(doc | {"k": [[doc["k"][0][0], doc["k"][0][1][:-8]]]}, separators=(",", ":")).encode()
+    # Well-formed, but 6 bytes shorter than every record sealed now.
+    cut = sealing.b64url_encode(sealing.b64url_decode(doc["k"][0][1])[:-6])
+    short = json.dumps(doc | {"k": [[doc["k"][0][0], cut]]}, separators=(",", ":")).encode()
     with open(state / PENDING, "ab") as file:
         file.write(b"rid7 " + plaintext_record + b"\n")
         file.write(b"rid8 " + short + b"\n")
@@ -273,8 +272,8 @@ def test_scan_table(text, kinds):
     assert {f.kind for f in audit.scan_bytes("x", text.encode())} == kinds
 
 
-@pytest.mark.parametrize("size", [0, 1, 500, 1023, 1024, 3000, 8191, 16383])
-def test_every_sealed_size_is_a_bucket_and_passes(identities, size):
+@pytest.mark.parametrize("size", [0, 1, 500, 1023, 1024, 3000, pledges.PADDED_SIZE - 1])
+def test_every_sealed_record_has_the_one_size_and_passes(identities, size):
     record = sealing.seal(b"z" * size, [i.recipient for i in identities], "test-campaign")
     assert audit.check_record(record) is None
     assert audit.scan_bytes("record", record) == []

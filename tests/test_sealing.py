@@ -11,8 +11,9 @@ from hypothesis import strategies as st
 
 from pledgebox import sealing
 from pledgebox.errors import PledgeboxError
+from pledgebox.pledges import PADDED_SIZE
 from pledgebox.sealing import (
-    BUCKETS,
+    OLDER_SIZES,
     BadRecipient,
     BadSigner,
     DamagedRecord,
@@ -120,7 +121,7 @@ def test_duplicate_recipient_is_sealed_once(identity):
 
 
 @settings(max_examples=30, deadline=None, suppress_health_check=[HealthCheck.too_slow])
-@given(st.binary(max_size=BUCKETS[-1] - 1), st.text(max_size=40))
+@given(st.binary(max_size=PADDED_SIZE - 1), st.text(max_size=40))
 def test_round_trip_any_bytes_any_campaign(identity, plaintext, campaign):
     assert identity.open(seal(plaintext, [identity.recipient], campaign)) == plaintext
 
@@ -238,37 +239,35 @@ def test_record_errors_are_project_errors(identity):
 # --- padding -------------------------------------------------------------------------
 
 
-def test_buckets():
-    assert BUCKETS == (1024, 2048, 4096, 8192, 16384)
-
-
 def test_records_of_short_and_long_pledges_have_equal_size(identities):
     recipients = [i.recipient for i in identities]
-    assert len(seal(b"x", recipients, CAMPAIGN)) == len(seal(b"y" * 900, recipients, CAMPAIGN))
+    assert len(seal(b"x", recipients, CAMPAIGN)) == len(seal(b"y" * (PADDED_SIZE - 1), recipients, CAMPAIGN))
 
 
-@pytest.mark.parametrize(
-    "length, bucket",
-    [(0, 1024), (1023, 1024), (1024, 2048), (2047, 2048), (2048, 4096), (16383, 16384)],
-)
-def test_pad_picks_the_smallest_bucket(length, bucket):
+@pytest.mark.parametrize("length", [0, 1, 1023, 1024, PADDED_SIZE - 2, PADDED_SIZE - 1])
+def test_pad_fills_the_one_size(length):
     padded = pad(b"a" * length)
-    assert len(padded) == bucket
-    assert padded[length] == 0x80 and padded[length + 1 :] == bytes(bucket - length - 1)
+    assert len(padded) == PADDED_SIZE
+    assert padded[length] == 0x80 and padded[length + 1 :] == bytes(PADDED_SIZE - length - 1)
 
 
 def test_too_large_to_pad():
     with pytest.raises(PlaintextTooLarge) as caught:
-        pad(bytes(BUCKETS[-1]))
-    assert "16384 bytes" in caught.value.message
+        pad(bytes(PADDED_SIZE))
+    assert f"{PADDED_SIZE} bytes" in caught.value.message
 
 
-@given(st.binary(max_size=BUCKETS[-1] - 1))
+@given(st.binary(max_size=PADDED_SIZE - 1))
 def test_pad_unpad_round_trip(plaintext):
     padded = pad(plaintext)
-    assert len(padded) in BUCKETS
-    assert len(padded) == min(b for b in BUCKETS if b > len(plaintext))
+    assert len(padded) == PADDED_SIZE
     assert unpad(padded) == plaintext
+
+
+@pytest.mark.parametrize("bucket", OLDER_SIZES)
+def test_records_padded_before_the_one_size_still_open(identity, bucket):
+    record = seal(b"older", [identity.recipient], CAMPAIGN, size=bucket)
+    assert identity.open(record) == b"older"
 
 
 @pytest.mark.parametrize(

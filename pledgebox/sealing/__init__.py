@@ -19,9 +19,9 @@ from .identity import (
 )
 from .keys import RECIPIENT_PREFIX, SIGNER_PREFIX, BadRecipient, BadSigner, Recipient, Signer
 from .records import (
-    BUCKETS,
     FORMAT_VERSION,
     MAX_CAMPAIGN,
+    OLDER_SIZES,
     SUITE,
     DamagedRecord,
     NoRecipients,
@@ -41,7 +41,7 @@ __all__ = [
     "MAX_CAMPAIGN",
     "RECIPIENT_PREFIX",
     "SIGNER_PREFIX",
-    "BUCKETS",
+    "OLDER_SIZES",
     "FORMAT_VERSION",
     "SUITE",
     "BadRecipient",

@@ -16,9 +16,10 @@ from .keys import Recipient
 
 SUITE = hpke.Suite(hpke.KEM.MLKEM768_X25519, hpke.KDF.HKDF_SHA256, hpke.AEAD.CHACHA20_POLY1305)
 FORMAT_VERSION = 1
-# Every plaintext is padded to one of these sizes, so a record's length tells
-# nothing about the length of the donor's message.
-BUCKETS = (1024, 2048, 4096, 8192, 16384)
+# Sizes of records sealed by earlier versions, still opened (audit flags them on a server). Before the one
+# size (pledges.PADDED_SIZE), plaintexts were padded to the smallest of five buckets that fitted. A changed
+# field limit changes the one size: add the old one here, or records sealed before will not open.
+OLDER_SIZES = (1024, 2048, 4096, 8192, 16384)
 _INFO_PREFIX = b"pledgebox/v1/"
 _KEY_ID = re.compile(r"[0-9a-f]{16}")
 MAX_CAMPAIGN = 40  # characters in a campaign id, as config allows
@@ -42,20 +43,30 @@ class NotForThisIdentity(PledgeboxError):
     """The sealed record is not addressed to this identity."""
 
 
-def pad(plaintext: bytes) -> bytes:
-    """Pad to the smallest bucket that fits, ISO/IEC 7816-4 style (0x80, then zeros)."""
+def _padded_size() -> int:
+    """The one size every plaintext is padded to: pledges.PADDED_SIZE, which holds the largest valid pledge.
+
+    Asked for when sealing, not at import: pledges imports this package (for the base64url codec).
+    """
+    from pledgebox.pledges import PADDED_SIZE
+
+    return PADDED_SIZE
+
+
+def pad(plaintext: bytes, size: int | None = None) -> bytes:
+    """Pad to exactly size bytes (the one size unless told), ISO/IEC 7816-4 style (0x80, then zeros)."""
+    size = size or _padded_size()
     plaintext = bytes(plaintext)
     needed = len(plaintext) + 1
-    for bucket in BUCKETS:
-        if needed <= bucket:
-            return plaintext + b"\x80" + bytes(bucket - needed)
-    raise PlaintextTooLarge(f"{len(plaintext)} bytes, at most {BUCKETS[-1] - 1} are allowed")
+    if needed > size:
+        raise PlaintextTooLarge(f"{len(plaintext)} bytes, at most {size - 1} are allowed")
+    return plaintext + b"\x80" + bytes(size - needed)
 
 
 def unpad(padded: bytes) -> bytes:
-    """Remove the padding that pad added."""
-    if len(padded) not in BUCKETS:
-        raise DamagedRecord(f"padded length {len(padded)} is not one of the bucket sizes")
+    """Remove the padding that pad added (the one size, or the size of a record sealed by an earlier version)."""
+    if len(padded) != _padded_size() and len(padded) not in OLDER_SIZES:
+        raise DamagedRecord(f"padded length {len(padded)} is not the record size {_padded_size()}")
     body = bytes(padded).rstrip(b"\x00")
     if not body or body[-1] != 0x80:
         raise DamagedRecord("the padding is malformed")
@@ -67,13 +78,17 @@ def _info(campaign_id: str) -> bytes:
     return _INFO_PREFIX + campaign_id.encode("utf-8")
 
 
-def seal(plaintext: bytes, recipients: Sequence[Recipient], campaign_id: str) -> bytes:
-    """Encrypt one padded plaintext separately to every recipient: one ASCII line of JSON."""
+def seal(plaintext: bytes, recipients: Sequence[Recipient], campaign_id: str, *, size: int | None = None) -> bytes:
+    """Encrypt one padded plaintext separately to every recipient: one ASCII line of JSON.
+
+    size: what the plaintext is padded to (the one size unless told); only tests that seal as an attacker
+    would choose another.
+    """
     if not isinstance(campaign_id, str):
         raise TypeError("campaign_id must be str")
     if len(campaign_id) > MAX_CAMPAIGN:
         raise ValueError(f"campaign_id has more than {MAX_CAMPAIGN} characters")
-    padded = pad(plaintext)
+    padded = pad(plaintext, size)
     info = _info(campaign_id)
     keys = []
     seen = set()
