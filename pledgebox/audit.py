@@ -8,12 +8,13 @@ import ipaddress
 import os
 import re
 import stat
+import time
 from collections import Counter
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
 
-from . import pledges, sealing
+from . import filetimes, pledges, sealing
 from .safetext import terminal
 from .store import COLLECTED, PENDING, Damaged, scan_records
 
@@ -30,6 +31,8 @@ KINDS = {
     "special-file": "a symlink, pipe, socket or device",
     "world-readable": "readable by every user of this machine",
     "bad-secret": "the token secret does not have its expected size",
+    "file-time": "a modification time finer than the day, unchanged for longer than one heartbeat: it could date "
+                 "a pledge (a running `serve` sets every time under the data folder to the start of the day)",
 }
 
 # Paths relative to the data folder, as glob patterns, and how each is checked.
@@ -192,16 +195,36 @@ def _file_findings(rel: str, path: Path, st: os.stat_result, report: Report) -> 
     yield from _text_findings(rel, path)
 
 
-def scan(data: Path) -> Report:
-    """Scan every file under the data folder, without following symlinks."""
+# A change this recent may be a pledge the next beat has yet to blur (plus a little for a busy machine).
+RECENT = filetimes.HEARTBEAT + 5
+
+
+def _time_findings(rel: str, st: os.stat_result, server_uid: int, now: float, report: Report) -> Iterator[Finding]:
+    """A modification time that could date a pledge: finer than the day, and older than one heartbeat."""
+    if st.st_uid != server_uid or stat.S_ISLNK(st.st_mode) or filetimes.is_day_start(st.st_mtime):
+        return  # what the server cannot touch, it cannot have written either
+    if st.st_ctime >= now - RECENT:
+        report.notes.append(f"{terminal(rel)}: changed within the last heartbeat; the next one sets its time "
+                            "to the start of the day")
+    else:
+        yield Finding(rel, "file-time")
+
+
+def scan(data: Path, now: float | None = None) -> Report:
+    """Scan every file and folder under the data folder, without following symlinks."""
     data = Path(data)
+    now = time.time() if now is None else now
     report = Report(findings=[], notes=[])
+    # The server's files are those of its user, who owns the state folder (or else the data folder).
+    server_uid = (data / "state" if (data / "state").is_dir() else data).lstat().st_uid
+    report.findings.extend(_time_findings(".", data.lstat(), server_uid, now, report))
     for root, dirs, files in os.walk(data, followlinks=False):
         dirs.sort()
         for name in sorted(dirs):
             path = Path(root, name)
             rel = path.relative_to(data).as_posix()
             st = path.lstat()
+            report.findings.extend(_time_findings(rel, st, server_uid, now, report))
             if stat.S_ISLNK(st.st_mode):
                 report.findings.append(Finding(rel, "special-file"))
             elif rel in PRIVATE_DIRS and st.st_mode & (stat.S_IROTH | stat.S_IXOTH):
@@ -211,6 +234,7 @@ def scan(data: Path) -> Report:
             rel = path.relative_to(data).as_posix()
             st = path.lstat()
             report.files += 1
+            report.findings.extend(_time_findings(rel, st, server_uid, now, report))
             if not stat.S_ISREG(st.st_mode):
                 report.findings.append(Finding(rel, "special-file"))
                 continue

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 import sys
 import threading
 import time
@@ -10,7 +11,7 @@ from typing import NamedTuple
 
 from bottle import Bottle, HTTPResponse, request, response
 
-from . import campaign, circuits, pledges, sealing
+from . import campaign, circuits, filetimes, pledges, sealing
 from .errors import PledgeboxError
 from .i18n import LANGS, best_language
 from .mirror import ARCHIVE, BUNDLE_URL
@@ -27,10 +28,13 @@ RETRY_AFTER = "60"
 class Site:
     """What the routes share: the campaign, its pages (rendered and in memory), the store and the token keys."""
 
-    def __init__(self, config, clock=time.time, bundle_url: str = "", bundle=None):
+    def __init__(self, config, clock=time.time, bundle_url: str = "", bundle=None,
+                 heartbeat: float = filetimes.HEARTBEAT):
         self.config = config
         self.clock = clock
         self.pages = Pages(config)
+        self.heartbeat = heartbeat  # seconds between the beats that keep file times from dating a pledge
+        self.beating = 0  # the process whose heartbeat runs for this site
         self.store = Store(config.state_dir)
         self.recipients = [sealing.Recipient.from_string(o.recipient) for o in config.organisers]
         self.bundle_url = bundle_url
@@ -48,6 +52,14 @@ class Site:
         self._totals = campaign.Totals()
 
     # -- pages -------------------------------------------------------------------
+
+    def beat(self) -> None:
+        """Keep the data folder's file times blurred while this process serves (see filetimes).
+
+        Started by the first request in each process (a forked worker, any WSGI server), never at import.
+        """
+        self.beating = os.getpid()
+        filetimes.keep_blurred(self, self.config.data_dir, self.heartbeat)
 
     def today(self):
         """Today in the campaign's time zone, from the injectable clock."""
@@ -266,6 +278,8 @@ class App(Bottle):
         self.config["pledgebox.site"] = site
 
     def __call__(self, environ, start_response):
+        if self.site.beating != os.getpid():
+            self.site.beat()
         if environ.get("REQUEST_METHOD") == "GET" and environ.get("wsgi.url_scheme") == "http":
             hit = STATIC_PATHS.get(environ.get("PATH_INFO", ""))
             if hit is not None:
@@ -304,7 +318,7 @@ class PrivateKeyInData(PledgeboxError):
     exit_code = 78  # as a ConfigError: systemd must not restart until someone moves the file
 
 
-def build_app(config, *, clock=time.time, bundle_url: str = "") -> App:
+def build_app(config, *, clock=time.time, bundle_url: str = "", heartbeat: float = filetimes.HEARTBEAT) -> App:
     """A fresh WSGI app for one campaign; nothing is written until the first pledge.
 
     Checked here, so that any WSGI server refuses to run it: no private identity under data/.
@@ -314,7 +328,7 @@ def build_app(config, *, clock=time.time, bundle_url: str = "") -> App:
         raise PrivateKeyInData(", ".join(str(p) for p in found))
     # DATA/mirror/pledgebox-mirror.tar.gz, checked once, as `mirror verify` would
     bundle = published_bundle(config, datetime.fromtimestamp(clock(), UTC).date())
-    site = Site(config, clock, bundle_url or (BUNDLE_URL if bundle else ""), bundle)
+    site = Site(config, clock, bundle_url or (BUNDLE_URL if bundle else ""), bundle, heartbeat)
     app = App(site)
     app.hook("before_request")(before_request)
     page_routes(app, site, bundle)

@@ -11,7 +11,7 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from conftest import pledge_through
+from helpers import pledge_through
 from pledgebox import audit, pledges, sealing
 from pledgebox.i18n import catalogs
 from pledgebox.store import PENDING, read_records
