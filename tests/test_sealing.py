@@ -542,8 +542,11 @@ def test_looks_like_identity(identity, tmp_path):
     assert looks_like_identity(tmp_path / "spaced")
     (tmp_path / "public").write_text(identity.recipient.to_string())
     assert not looks_like_identity(tmp_path / "public")
-    (tmp_path / "other.json").write_text('{"name": "pledgebox-identity"}')
+    (tmp_path / "other.json").write_text('{"name": "a pledgebox identity"}')
     assert not looks_like_identity(tmp_path / "other.json")
+    # The header's marker anywhere is enough (tests/test_hidden_identity.py): data/ has no use for it.
+    (tmp_path / "marker.json").write_text('{"name": "pledgebox-identity"}')
+    assert looks_like_identity(tmp_path / "marker.json")
     assert not looks_like_identity(tmp_path)
     assert not looks_like_identity(tmp_path / "missing")
     os.mkfifo(tmp_path / "fifo")

@@ -135,7 +135,7 @@ class Identity:
         ciphertext = ChaCha20Poly1305(key).encrypt(
             nonce, self._secrets, _identity_aad(scrypt_n, salt_text, nonce_text)
         )
-        # "pledgebox-identity" comes first: looks_like_identity relies on it.
+        # "pledgebox-identity" comes first, so whoever opens the file sees at once what it is.
         document = {
             "pledgebox-identity": 1,
             "kdf": "scrypt",
@@ -158,12 +158,12 @@ class Identity:
         data = files.read_small(path, _IDENTITY_MAX_BYTES, IdentityFileError,
                                 lambda: NotAnIdentity(f"{path} is far too large"))
         try:
-            document = json.loads(data)
+            document = _identity_json(data)
         except ValueError:
             if data.strip().startswith((RECIPIENT_PREFIX.encode(), SIGNER_PREFIX.encode())):
                 raise NotAnIdentity(f"{path} holds a public key, not a private identity") from None
             raise NotAnIdentity(f"{path} is not JSON") from None
-        if not isinstance(document, dict) or "pledgebox-identity" not in document:
+        if not _is_identity(document):
             raise NotAnIdentity(f"{path} has no pledgebox-identity header")
         version = document["pledgebox-identity"]
         if type(version) is not int or version != 1:
@@ -201,8 +201,36 @@ class Identity:
         )
 
 
+def _identity_json(data: bytes) -> object:
+    """The JSON document in an identity file's bytes, or ValueError.
+
+    The one parser for loading and for detecting identities: every encoding json accepts (UTF-8 with or
+    without a BOM, UTF-16 and UTF-32 in either byte order), any key order, escapes and whitespace.
+    """
+    try:
+        return json.loads(data)
+    except RecursionError:
+        raise ValueError("nested too deeply") from None
+
+
+def _is_identity(document: object) -> bool:
+    """True if a parsed document has the identity header (wherever it stands among the keys)."""
+    return isinstance(document, dict) and "pledgebox-identity" in document
+
+
+# The header's key, quoted, in every encoding the parser accepts: found anywhere in a file (a copy pasted
+# into notes, a backup too long to load), it is a private identity.
+_MARKS = tuple(IDENTITY_MARK.decode("ascii").encode(codec)
+               for codec in ("utf-8", "utf-16-le", "utf-16-be", "utf-32-le", "utf-32-be"))
+_SCAN_CHUNK = 1 << 20
+
+
 def looks_like_identity(path: Path) -> bool:
-    """True if path is a regular file that starts like a private identity."""
+    """True if path is a regular file that holds a private identity, however it was re-saved.
+
+    Any file Identity.load would accept (parsed the same way), and any file holding the header's
+    marker in any encoding that parser accepts.
+    """
     try:
         # O_NONBLOCK: opening a FIFO must not hang the check.
         fd = os.open(path, os.O_RDONLY | os.O_NONBLOCK)
@@ -211,13 +239,29 @@ def looks_like_identity(path: Path) -> bool:
     try:
         if not stat.S_ISREG(os.fstat(fd).st_mode):
             return False
-        head = os.read(fd, 64)
+        head = os.read(fd, _IDENTITY_MAX_BYTES + 1)
+        if len(head) <= _IDENTITY_MAX_BYTES:
+            try:
+                if _is_identity(_identity_json(head)):
+                    return True
+            except ValueError:
+                pass
+        return _holds_mark(fd, head)
     except OSError:
         return False
     finally:
         os.close(fd)
-    head = head.lstrip(b" \t\r\n")
-    return head.startswith(b"{") and head[1:].lstrip(b" \t\r\n").startswith(IDENTITY_MARK)
+
+
+def _holds_mark(fd: int, data: bytes) -> bool:
+    """True if the file, starting with data already read, holds a marker anywhere (read in chunks)."""
+    overlap = max(len(mark) for mark in _MARKS) - 1
+    while data:
+        if any(mark in data for mark in _MARKS):
+            return True
+        chunk = os.read(fd, _SCAN_CHUNK)
+        data = data[-overlap:] + chunk if chunk else b""
+    return False
 
 
 def find_identities(folder: Path) -> list[Path]:
