@@ -48,6 +48,13 @@ class Catalog:
             text = _PLACEHOLDER.sub(lambda m: str(values.get(m.group(1), m.group(0))), text)
         return text
 
+    def numbered(self, stem: str) -> list[str]:
+        """The keys stem_1, stem_2, … that the catalog has, in order (a page's list of sentences)."""
+        keys = []
+        while f"{stem}_{len(keys) + 1}" in self.strings:
+            keys.append(f"{stem}_{len(keys) + 1}")
+        return keys
+
     @property
     def other(self) -> str:
         """The twin language of this page."""

@@ -1,11 +1,14 @@
 % rebase('layout.tpl', title=t('privacy.title'))
 <h1>{{t('privacy.title')}}</h1>
 <p>{{t('privacy.intro')}}</p>
-% for section, count in (('stored', 3), ('not_stored', 4), ('check', 3), ('advice', 4)):
+% for section in ('seized', 'running', 'network', 'mirror', 'bank', 'check'):
 <h2>{{t('privacy.%s_heading' % section)}}</h2>
 <ul>
-%   for i in range(1, count + 1):
-<li>{{t('privacy.%s_%d' % (section, i))}}</li>
+%   for key in t.numbered('privacy.%s' % section):
+<li>{{t(key)}}</li>
 %   end
 </ul>
+%   if 'privacy.%s_you' % section in t.strings:
+<p><strong>{{t('privacy.you')}}</strong> {{t('privacy.%s_you' % section)}}</p>
+%   end
 % end

@@ -88,9 +88,10 @@ def test_appeal_reads_in_order(w3m, served, lang):
 def test_other_pages_read(w3m, served, lang):
     """Privacy and mirrors: the title first, then every section heading."""
     t = served.t[lang]
-    in_order(w3m(f"/{lang}/privacy"), [t("privacy.title"), t("privacy.intro"), t("privacy.stored_heading"),
-                                       t("privacy.not_stored_heading"), t("privacy.check_heading"),
-                                       t("privacy.advice_heading")], "privacy")
+    in_order(w3m(f"/{lang}/privacy"), [t("privacy.title"), t("privacy.intro"), t("privacy.seized_heading"),
+                                       t("privacy.running_heading"), t("privacy.network_heading"),
+                                       t("privacy.mirror_heading"), t("privacy.bank_heading"),
+                                       t("privacy.check_heading")], "privacy")
     in_order(w3m(f"/{lang}/mirror"), [t("mirror.title"), t("mirror.intro"), t("mirror.static_heading"),
                                       t("mirror.app_heading"), t("mirror.verify_heading")], "mirror")
 
