@@ -74,6 +74,12 @@ def test_the_one_size_holds_the_largest_pledge_exactly(identity, width):
     assert identity.open(sealing.seal(plaintext, [identity.recipient], "test-campaign")) == plaintext
 
 
+def test_the_size_changes_only_with_the_old_one_kept():
+    # Derived from the field limits; pinned here so that changing a limit is noticed: records sealed
+    # before must still open, so the old size goes into sealing.OLDER_SIZES.
+    assert pledges.PADDED_SIZE == 9629, "a field limit changed: add 9629 to sealing.OLDER_SIZES, then update this"
+
+
 def test_a_plaintext_one_byte_over_the_size_is_refused():
     with pytest.raises(sealing.PlaintextTooLarge):
         sealing.pad(bytes(pledges.PADDED_SIZE))
