@@ -192,6 +192,50 @@ def largest_plaintext() -> int:
 PADDED_SIZE = largest_plaintext() + 1
 
 
+# What Pledge.plaintext writes, field by field: a decrypted document is checked against it before review
+# trusts a word of it (anyone with the public keys can seal a document of their own).
+SEALED_FIELDS = ("reference", "amount", "currency", "designation", "method", "pseudonym", "contact", "message",
+                 "language", "day")
+_SEALED_AMOUNT = re.compile(r"[0-9]{1,9}\.[0-9]{2}")  # two decimals always; review adds amounts up to 10**9
+_CURRENCY_CODE = re.compile(r"[A-Z]{3}")
+_CHOICE_ID = re.compile(r"[a-z0-9][a-z0-9-]{0,39}")  # a group's or payment method's id, as config allows them
+
+
+def sealed_problem(doc: object) -> str | None:
+    """Why a decrypted document is not one that Pledge.plaintext could have written; None if it could be."""
+    if not isinstance(doc, dict) or set(doc) != set(SEALED_FIELDS):
+        return "its contents are not a pledge's fields"
+    for name in SEALED_FIELDS:
+        if type(doc[name]) is not str:
+            return f"its {name} is not text"
+    if normalize_reference(doc["reference"]) != doc["reference"]:
+        return "its reference is not a valid reference code"
+    if not _SEALED_AMOUNT.fullmatch(doc["amount"]):
+        return "its amount is not an amount"
+    if not _CURRENCY_CODE.fullmatch(doc["currency"]):
+        return "its currency is not a currency code"
+    if doc["language"] not in _AMOUNT:
+        return "its language is not one of the site's"
+    if not _is_day(doc["day"]):
+        return "its day is not a date"
+    if not (doc["designation"] == SPLIT or _CHOICE_ID.fullmatch(doc["designation"])):
+        return "its designation is not a group's id"
+    if not _CHOICE_ID.fullmatch(doc["method"]):
+        return "its method is not a payment method's id"
+    for name in ("pseudonym", "contact", "message"):
+        if len(doc[name].replace("\r\n", "\n")) > MAX_LENGTH[name] or _bad_characters(doc[name]):
+            return f"its {name} is not what the form accepts"
+    return None
+
+
+def _is_day(text: str) -> bool:
+    """True for a day as date.isoformat writes it."""
+    try:
+        return date.fromisoformat(text).isoformat() == text
+    except ValueError:
+        return False
+
+
 class TokenProblem(Exception):
     """Why a confirm token was refused: 'expired', 'invalid' or 'too_fast'."""
 

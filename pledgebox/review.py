@@ -20,17 +20,12 @@ from .safetext import terminal
 from .store import Damaged, Record, scan_records
 
 # What a sealed plaintext holds (pledges.Pledge.plaintext).
-PLAINTEXT = ("reference", "amount", "currency", "designation", "method", "pseudonym", "contact",
-             "message", "language", "day")
+PLAINTEXT = pledges.SEALED_FIELDS
 
 POOL_MIN_RECORDS = 2000  # below this, starting worker processes costs more than it saves
 BATCH = 400  # records per task sent to a worker
 PROGRESS_MIN_RECORDS = 1000
 
-_AMOUNT = re.compile(r"[0-9]{1,9}(?:\.[0-9]{1,2})?")
-_DAY = re.compile(r"[0-9]{4}-[0-9]{2}-[0-9]{2}")
-_SURROGATE = re.compile(r"[\ud800-\udfff]")
-_CANONICAL_REFERENCE = re.compile(f"[{pledges.ALPHABET}]{{5}}-[{pledges.ALPHABET}]{{5}}")
 
 
 class NotRecords(UsageError):
@@ -144,35 +139,13 @@ def parse_plaintext(plaintext: bytes) -> dict[str, str]:
     """The fields of an opened record; DamagedRecord if it is not a pledge as the web app seals one."""
     try:
         # Strict UTF-8 first: json.loads(bytes) would let encoded surrogates through.
-        text = plaintext.decode("utf-8")
-        doc = json.loads(text)
+        doc = json.loads(plaintext.decode("utf-8"), object_pairs_hook=sealing.unique_keys)
     except (ValueError, RecursionError):
         raise sealing.DamagedRecord("its contents are not JSON text") from None
-    if not isinstance(doc, dict):
-        raise sealing.DamagedRecord("its contents are not a pledge")
-    # Only a \u escape can make a lone surrogate, which no file or terminal can take.
-    escapes = "\\u" in text
-    fields = {}
-    for name in PLAINTEXT:
-        value = doc.get(name, "")
-        if not isinstance(value, str):
-            raise sealing.DamagedRecord(f"its {name} is not text")
-        if escapes and _SURROGATE.search(value):
-            raise sealing.DamagedRecord(f"its {name} is not valid Unicode text")
-        fields[name] = value
-    reference = fields["reference"]
-    # The web app writes references in their canonical form: then only the check character is left to test.
-    if not (_CANONICAL_REFERENCE.fullmatch(reference) and pledges.luhn_check(reference[:5] + reference[6:10])
-            == reference[10]):
-        reference = pledges.normalize_reference(reference)
-    if reference is None:
-        raise sealing.DamagedRecord("its reference is not a valid reference code")
-    fields["reference"] = reference
-    if not _AMOUNT.fullmatch(fields["amount"]):
-        raise sealing.DamagedRecord("its amount is not a number")
-    if not _DAY.fullmatch(fields["day"]):
-        raise sealing.DamagedRecord("its day is not a date")
-    return fields
+    problem = pledges.sealed_problem(doc)
+    if problem:
+        raise sealing.DamagedRecord(problem)
+    return doc
 
 
 def open_record(record: bytes, identities: Sequence[sealing.Identity]) -> tuple:

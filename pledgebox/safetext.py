@@ -19,15 +19,16 @@ _UNSAFE_CATEGORIES = frozenset(("Cc", "Cf", "Co", "Cs", "Zl", "Zp"))
 # selectors, Khmer inherent vowels, Mongolian selectors. They make two different texts look the same.
 _INVISIBLE = frozenset([0x034F, 0x115F, 0x1160, 0x17B4, 0x17B5, *range(0x180B, 0x1810), 0x2065, 0x3164,
                         *range(0xFE00, 0xFE10), 0xFFA0, *range(0xFFF0, 0xFFF9), *range(0xE0000, 0xE1000)])
-# Needed in Persian and Indic words and in emoji sequences; they neither hide nor reorder text.
-_KEEP = frozenset("\u200c\u200d\ufe0e\ufe0f")
+# Zero-width in a terminal. Escaped like every format character all the same: invisible on their own,
+# they make "Anna" and "An\u200dna" look alike; a Persian word or an emoji family shows an escape instead.
+_JOINERS = frozenset("\u200c\u200d\ufe0e\ufe0f")
 _NAMED = {"\n": "\\n", "\t": "\\t", "\r": "\\r", "\\": "\\\\"}
 _FORMULA_START = ("=", "+", "-", "@", "\t", "\r", "\n", "\uff1d", "\uff0b", "\uff0d", "\uff20")
 
 
 def hidden(ch: str) -> bool:
-    """True for a character that drives a terminal, hides, or reorders text (not the joiners)."""
-    return ch not in _KEEP and (ord(ch) in _INVISIBLE or unicodedata.category(ch) in _UNSAFE_CATEGORIES)
+    """True for a character that drives a terminal, hides, or reorders text (the joiners too)."""
+    return ord(ch) in _INVISIBLE or unicodedata.category(ch) in _UNSAFE_CATEGORIES
 
 
 @functools.cache
@@ -102,7 +103,7 @@ def width(text: str) -> int:
     """How many terminal columns text takes (wide East Asian characters take two)."""
     if text.isascii():
         return len(text)
-    return sum(0 if unicodedata.combining(ch) or ch in _KEEP
+    return sum(0 if unicodedata.combining(ch) or ch in _JOINERS
                else 2 if unicodedata.east_asian_width(ch) in "WF" else 1 for ch in text)
 
 

