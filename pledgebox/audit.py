@@ -14,7 +14,7 @@ from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
 
-from . import filetimes, pledges, sealing
+from . import filetimes, plaintext, sealing
 from .safetext import terminal
 from .store import COLLECTED, PENDING, Damaged, scan_records
 
@@ -25,7 +25,7 @@ KINDS = {
     "user-agent": "looks like a browser's or HTTP client's User-Agent",
     "fine-timestamp": "a time of day or a Unix timestamp (nothing finer than a day may be stored)",
     "not-a-record": "a line of a records file that is not a sealed record (it could hold plaintext)",
-    "record-size": "a sealed record whose length is not the one record size (its length says something about the message)",
+    "record-size": "a sealed record not of the one record size (its length says something about the message)",
     "private-identity": "a private organiser identity (it belongs on the organisers' machines only)",
     "unexpected-file": "a file pledgebox does not write",
     "special-file": "a symlink, pipe, socket or device",
@@ -131,7 +131,7 @@ def scan_bytes(name: str, data: bytes) -> list[Finding]:
 def hpke_overhead() -> int:
     """Bytes a sealed ciphertext adds to the padded plaintext (KEM encapsulation and AEAD tag)."""
     sample = sealing.parse_record(sealing.seal(b"", [sealing.Identity.generate().recipient], "audit"))
-    return sample.sizes[0] - pledges.PADDED_SIZE
+    return sample.sizes[0] - plaintext.PADDED_SIZE
 
 
 def check_record(record: bytes) -> str | None:
@@ -140,7 +140,7 @@ def check_record(record: bytes) -> str | None:
         sealed = sealing.parse_record(record)
     except sealing.DamagedRecord:
         return "not-a-record"
-    if any(size - hpke_overhead() != pledges.PADDED_SIZE for size in sealed.sizes):
+    if any(size - hpke_overhead() != plaintext.PADDED_SIZE for size in sealed.sizes):
         return "record-size"
     return None
 

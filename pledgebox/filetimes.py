@@ -93,3 +93,16 @@ def keep_blurred(owner: object, folder: Path, interval: float = HEARTBEAT) -> No
         if beat is None or not beat.alive or beat.pid != os.getpid():
             beat = _beats[interval] = _Beat(interval)
         beat.folders[owner] = Path(folder)
+
+
+class Heartbeat:
+    """The data folder's times kept blurred in every process that serves the app."""
+
+    def __init__(self, folder: Path, interval: float = HEARTBEAT):
+        self.folder, self.interval, self._pid = Path(folder), interval, 0
+
+    def ensure(self) -> None:
+        """Beat in this process from now on: called on every request, so a forked worker starts its own."""
+        if self._pid != os.getpid():
+            self._pid = os.getpid()
+            keep_blurred(self, self.folder, self.interval)

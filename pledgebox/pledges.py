@@ -15,12 +15,11 @@ from decimal import Decimal
 from pathlib import Path
 
 from . import files
+from .plaintext import FIELDS, MAX_LENGTH, SEALED_FIELDS, encode
 from .sealing import b64url_decode, b64url_encode
 
-FIELDS = ("amount", "designation", "method", "pseudonym", "contact", "message")
 HONEYPOT = "website"
 FORM_NAMES = (*FIELDS, HONEYPOT, "token", "edit")  # "edit": the check page's "change something" button
-MAX_LENGTH = {"amount": 24, "designation": 40, "method": 40, "pseudonym": 80, "contact": 200, "message": 2000}
 # The largest honest form: every field at its limit in 3-byte characters (CJK), each byte sent as
 # %XX, plus the token (≈ 28 KB); waitress refuses anything over 64 KB before reading it.
 MAX_BODY = 32 * 1024
@@ -58,7 +57,7 @@ class Pledge:
                "designation": self.designation, "method": self.method, "pseudonym": self.pseudonym,
                "contact": self.contact, "message": self.message, "language": self.language,
                "day": day.isoformat()}
-        return json.dumps(doc, ensure_ascii=False, separators=(",", ":")).encode()
+        return encode(doc)
 
 
 def read_form(forms) -> dict[str, str]:
@@ -167,35 +166,8 @@ def normalize_reference(text: str) -> str | None:
     return f"{code[:5]}-{code[5:]}"
 
 
-CURRENCY_LENGTH = 3  # an ISO 4217 code; the config accepts only EUR
-LANGUAGE_LENGTH = 2  # "en", "de"
-
-
-def largest_plaintext() -> int:
-    """Bytes in the plaintext of the largest valid pledge: the size every record is padded to hold.
-
-    Every free field at its limit in characters that take 4 bytes in the JSON that is sealed: a
-    4-byte UTF-8 character, or a CRLF (one character to the limit, written as the 4 bytes `\\r\\n`);
-    nothing else takes more (other control characters are refused, a quote or backslash takes 2).
-    The amount at its longest: the longest typed amount, all digits, plus ".00".
-    """
-    widest = "\U0001f600"
-    pledge = Pledge(amount=Decimal("9" * MAX_LENGTH["amount"]),
-                    language="x" * LANGUAGE_LENGTH,
-                    **{name: widest * MAX_LENGTH[name] for name in FIELDS if name != "amount"})
-    reference = "X" * (REFERENCE_DATA + 1) + "-"
-    return len(pledge.plaintext(reference, "X" * CURRENCY_LENGTH, date.max))
-
-
-# Every plaintext is padded to this one size, which holds the largest valid pledge and its 0x80 padding
-# mark, so no record's length tells anything about the donor's message (sealing pads to it).
-PADDED_SIZE = largest_plaintext() + 1
-
-
 # What Pledge.plaintext writes, field by field: a decrypted document is checked against it before review
 # trusts a word of it (anyone with the public keys can seal a document of their own).
-SEALED_FIELDS = ("reference", "amount", "currency", "designation", "method", "pseudonym", "contact", "message",
-                 "language", "day")
 _SEALED_AMOUNT = re.compile(r"[0-9]{1,9}\.[0-9]{2}")  # two decimals always; review adds amounts up to 10**9
 _CURRENCY_CODE = re.compile(r"[A-Z]{3}")
 _CHOICE_ID = re.compile(r"[a-z0-9][a-z0-9-]{0,39}")  # a group's or payment method's id, as config allows them

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import os
 import sys
 import threading
 import time
@@ -28,13 +27,11 @@ RETRY_AFTER = "60"
 class Site:
     """What the routes share: the campaign, its pages (rendered and in memory), the store and the token keys."""
 
-    def __init__(self, config, clock=time.time, bundle_url: str = "", bundle=None,
-                 heartbeat: float = filetimes.HEARTBEAT):
+    def __init__(self, config, clock=time.time, bundle_url: str = "", bundle=None, heartbeat=filetimes.HEARTBEAT):
         self.config = config
         self.clock = clock
         self.pages = Pages(config)
-        self.heartbeat = heartbeat  # seconds between the beats that keep file times from dating a pledge
-        self.beating = 0  # the process whose heartbeat runs for this site
+        self.heartbeat = filetimes.Heartbeat(config.data_dir, heartbeat)  # started by the first request
         self.store = Store(config.state_dir)
         self.recipients = [sealing.Recipient.from_string(o.recipient) for o in config.organisers]
         self.bundle_url = bundle_url
@@ -52,14 +49,6 @@ class Site:
         self._totals = campaign.Totals()
 
     # -- pages -------------------------------------------------------------------
-
-    def beat(self) -> None:
-        """Keep the data folder's file times blurred while this process serves (see filetimes).
-
-        Started by the first request in each process (a forked worker, any WSGI server), never at import.
-        """
-        self.beating = os.getpid()
-        filetimes.keep_blurred(self, self.config.data_dir, self.heartbeat)
 
     def today(self):
         """Today in the campaign's time zone, from the injectable clock."""
@@ -278,8 +267,7 @@ class App(Bottle):
         self.config["pledgebox.site"] = site
 
     def __call__(self, environ, start_response):
-        if self.site.beating != os.getpid():
-            self.site.beat()
+        self.site.heartbeat.ensure()  # in each process that serves (a forked worker, any WSGI server)
         if environ.get("REQUEST_METHOD") == "GET" and environ.get("wsgi.url_scheme") == "http":
             hit = STATIC_PATHS.get(environ.get("PATH_INFO", ""))
             if hit is not None:

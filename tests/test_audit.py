@@ -13,7 +13,7 @@ from urllib.parse import quote
 import pytest
 
 from helpers import FAST_SCRYPT, PASSPHRASE, campaign_toml
-from pledgebox import ROOT, audit, cli, filetimes, pledges, sealing
+from pledgebox import ROOT, audit, cli, filetimes, plaintext, sealing
 from pledgebox.store import PENDING, read_records
 from support.serverproc import LIMITS_FOR_LOAD, Client, Server, write_campaign
 
@@ -114,7 +114,7 @@ def test_a_mixed_run_leaves_no_metadata_anywhere(tmp_path, identities):
 
     # 3. Sealed record sizes: short and long messages, one line length, the same as the largest plaintext's.
     pending = data / "state" / PENDING
-    largest = sealing.seal(b"x" * (pledges.PADDED_SIZE - 1), [k.recipient for k in keys], "test-campaign")
+    largest = sealing.seal(b"x" * (plaintext.PADDED_SIZE - 1), [k.recipient for k in keys], "test-campaign")
     sizes = [len(item.record) for item in read_records(pending)]
     assert len(sizes) == count
     assert set(sizes) == {len(largest)}
@@ -273,7 +273,7 @@ def test_scan_table(text, kinds):
     assert {f.kind for f in audit.scan_bytes("x", text.encode())} == kinds
 
 
-@pytest.mark.parametrize("size", [0, 1, 500, 1023, 1024, 3000, pledges.PADDED_SIZE - 1])
+@pytest.mark.parametrize("size", [0, 1, 500, 1023, 1024, 3000, plaintext.PADDED_SIZE - 1])
 def test_every_sealed_record_has_the_one_size_and_passes(identities, size):
     record = sealing.seal(b"z" * size, [i.recipient for i in identities], "test-campaign")
     assert audit.check_record(record) is None

@@ -9,11 +9,11 @@ from pathlib import Path
 
 import pytest
 import webtest
-from helpers import campaign_toml, pledge_through
-from support.serverproc import LIMITS_FOR_LOAD, Client, Server, write_campaign
 
+from helpers import campaign_toml, pledge_through
 from pledgebox import audit, filetimes, web
 from pledgebox.store import PENDING
+from support.serverproc import LIMITS_FOR_LOAD, Client, Server, write_campaign
 
 # The acceptance numbers: 75 s after a pledge, no time within 30 s after it; beats every 30 s.
 QUIET, WINDOW = 75.0, 30.0

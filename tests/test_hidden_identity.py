@@ -5,8 +5,8 @@ from __future__ import annotations
 import json
 
 import pytest
-from conftest import FAST_SCRYPT, PASSPHRASE, pledge_through, run_cli
 
+from helpers import FAST_SCRYPT, PASSPHRASE, pledge_through, run_cli
 from pledgebox import audit, config, sealing, serve, web
 from pledgebox.sealing import identity as identity_file
 

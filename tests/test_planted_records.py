@@ -17,11 +17,11 @@ import tracemalloc
 import unicodedata
 
 import pytest
-from conftest import FAST_SCRYPT, PASSPHRASE
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from pledgebox import cli, pledges, sealing
+from helpers import FAST_SCRYPT, PASSPHRASE
+from pledgebox import cli, plaintext, pledges, sealing
 
 CAMPAIGN = "test-campaign"
 FIELDS = ("reference", "amount", "currency", "designation", "method", "pseudonym", "contact", "message",
@@ -105,10 +105,10 @@ def _dumps(doc, ensure_ascii: bool) -> bytes:
     return json.dumps(doc, ensure_ascii=ensure_ascii).encode("utf-8", "surrogatepass")
 
 
-def seal_as_attacker(plaintext: bytes, recipient: sealing.Recipient, campaign: str = CAMPAIGN) -> bytes:
+def seal_as_attacker(document: bytes, recipient: sealing.Recipient, campaign: str = CAMPAIGN) -> bytes:
     """Sealed with the public key only; padded as large as the attacker likes."""
-    fits = [size for size in (pledges.PADDED_SIZE, *sealing.OLDER_SIZES) if size > len(plaintext)]
-    return sealing.seal(plaintext, [recipient], campaign, size=min(fits) if fits else len(plaintext) + 1)
+    fits = [size for size in (plaintext.PADDED_SIZE, *sealing.OLDER_SIZES) if size > len(document)]
+    return sealing.seal(document, [recipient], campaign, size=min(fits) if fits else len(document) + 1)
 
 
 @pytest.fixture(scope="module")
@@ -130,7 +130,8 @@ def run_review(folder, records: list[bytes], name: str) -> tuple[str, str, str, 
     try:
         with contextlib.redirect_stdout(out), contextlib.redirect_stderr(err):
             code = cli.main(["review", str(path), "--identity", str(folder / "me.identity"),
-                             "--passphrase-file", str(folder / "pass"), "--csv", str(csv_path), "--json", str(json_path)])
+                             "--passphrase-file", str(folder / "pass"),
+                             "--csv", str(csv_path), "--json", str(json_path)])
         peak = tracemalloc.get_traced_memory()[1]
     finally:
         tracemalloc.stop()

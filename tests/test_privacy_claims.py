@@ -7,8 +7,8 @@ import json
 import re
 
 import pytest
-from conftest import pledge_through
 
+from helpers import pledge_through
 from pledgebox import ROOT
 from pledgebox.i18n import LANGS, catalogs
 from pledgebox.store import PENDING, read_records

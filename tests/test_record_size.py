@@ -12,7 +12,7 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from helpers import pledge_through
-from pledgebox import audit, pledges, sealing
+from pledgebox import audit, plaintext, pledges, sealing
 from pledgebox.i18n import catalogs
 from pledgebox.store import PENDING, read_records
 
@@ -67,23 +67,23 @@ def largest_pledge(char: str) -> pledges.Pledge:
 
 @pytest.mark.parametrize("width", WIDTHS)
 def test_the_one_size_holds_the_largest_pledge_exactly(identity, width):
-    plaintext = largest_pledge(WIDTHS[width]).plaintext("K7M2Q-9XH4V", "EUR", date(2026, 11, 25))
-    assert len(plaintext) <= pledges.PADDED_SIZE - 1
+    sealed_text = largest_pledge(WIDTHS[width]).plaintext("K7M2Q-9XH4V", "EUR", date(2026, 11, 25))
+    assert len(sealed_text) <= plaintext.PADDED_SIZE - 1
     if width in ("4-byte", "CRLF"):  # the widest characters fill it to the byte: no size was guessed
-        assert len(plaintext) == pledges.PADDED_SIZE - 1 == pledges.largest_plaintext()
-    assert identity.open(sealing.seal(plaintext, [identity.recipient], "test-campaign")) == plaintext
+        assert len(sealed_text) == plaintext.PADDED_SIZE - 1 == plaintext.largest()
+    assert identity.open(sealing.seal(sealed_text, [identity.recipient], "test-campaign")) == sealed_text
 
 
 def test_the_size_changes_only_with_the_old_one_kept():
     # Derived from the field limits; pinned here so that changing a limit is noticed: records sealed
     # before must still open, so the old size goes into sealing.OLDER_SIZES.
-    assert pledges.PADDED_SIZE == 9629, "a field limit changed: add 9629 to sealing.OLDER_SIZES, then update this"
+    assert plaintext.PADDED_SIZE == 9629, "a field limit changed: add 9629 to sealing.OLDER_SIZES, then update this"
 
 
 def test_a_plaintext_one_byte_over_the_size_is_refused():
     with pytest.raises(sealing.PlaintextTooLarge):
-        sealing.pad(bytes(pledges.PADDED_SIZE))
-    assert len(sealing.pad(bytes(pledges.PADDED_SIZE - 1))) == pledges.PADDED_SIZE
+        sealing.pad(bytes(plaintext.PADDED_SIZE))
+    assert len(sealing.pad(bytes(plaintext.PADDED_SIZE - 1))) == plaintext.PADDED_SIZE
 
 
 # Any character validation lets through (control characters other than tab and line breaks are refused).
@@ -101,8 +101,8 @@ def test_every_valid_pledge_fits_the_one_size(cfg, values, amount):
     pledge, errors = pledges.validate(values | {"amount": amount, "designation": "solidarity-zone",
                                                 "method": "sepa"}, "de", config, catalogs()["de"])
     assert errors == {}
-    plaintext = pledge.plaintext("K7M2Q-9XH4V", "EUR", date(2026, 11, 25))
-    assert len(plaintext) < pledges.PADDED_SIZE
+    sealed_text = pledge.plaintext("K7M2Q-9XH4V", "EUR", date(2026, 11, 25))
+    assert len(sealed_text) < plaintext.PADDED_SIZE
 
 
 def test_audit_flags_a_record_of_another_size(data_dir, identity):
@@ -111,7 +111,7 @@ def test_audit_flags_a_record_of_another_size(data_dir, identity):
     doc = json.dumps({"message": "x"}).encode()
     right = sealing.seal(doc, [identity.recipient], "test-campaign")
     legacy = sealing.seal(doc, [identity.recipient], "test-campaign", size=sealing.OLDER_SIZES[0])
-    longer = sealing.seal(doc, [identity.recipient], "test-campaign", size=pledges.PADDED_SIZE + 1)
+    longer = sealing.seal(doc, [identity.recipient], "test-campaign", size=plaintext.PADDED_SIZE + 1)
     (state / PENDING).write_bytes(b"a " + right + b"\nb " + legacy + b"\nc " + longer + b"\n")
     (state / PENDING).chmod(0o600)
     report = audit.scan(data_dir)

@@ -339,7 +339,8 @@ def test_terminal_text_leaves_ordinary_text_alone(text):
 def test_a_planted_currency_cannot_drive_the_terminal(tmp_path, identity, run):
     # The currency is printed on the "Pledged:" line, outside the table: it once went out raw.
     currency = "\x1b]0;PWNED\x07\x1b[2J"
-    write_records(tmp_path / "a.sealed", [("r1", sealed([identity], 1, currency=currency)), ("r2", sealed([identity], 2))])
+    write_records(tmp_path / "a.sealed", [("r1", sealed([identity], 1, currency=currency)),
+                                          ("r2", sealed([identity], 2))])
     code, out, err = run(tmp_path / "a.sealed")
     assert code == 0
     assert "\x1b" not in out + err and "\x07" not in out + err and "PWNED" not in out + err

@@ -11,7 +11,7 @@ from hypothesis import strategies as st
 
 from pledgebox import sealing
 from pledgebox.errors import PledgeboxError
-from pledgebox.pledges import PADDED_SIZE
+from pledgebox.plaintext import PADDED_SIZE
 from pledgebox.sealing import (
     OLDER_SIZES,
     BadRecipient,

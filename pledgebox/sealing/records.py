@@ -10,6 +10,7 @@ from dataclasses import dataclass
 from cryptography.hazmat.primitives import hpke
 
 from pledgebox.errors import PledgeboxError
+from pledgebox.plaintext import PADDED_SIZE
 
 from .encoding import b64url_decode, b64url_encode, is_b64url
 from .keys import Recipient
@@ -17,7 +18,7 @@ from .keys import Recipient
 SUITE = hpke.Suite(hpke.KEM.MLKEM768_X25519, hpke.KDF.HKDF_SHA256, hpke.AEAD.CHACHA20_POLY1305)
 FORMAT_VERSION = 1
 # Sizes of records sealed by earlier versions, still opened (audit flags them on a server). Before the one
-# size (pledges.PADDED_SIZE), plaintexts were padded to the smallest of five buckets that fitted. A changed
+# size (plaintext.PADDED_SIZE), plaintexts were padded to the smallest of five buckets that fitted. A changed
 # field limit changes the one size: add the old one here, or records sealed before will not open.
 OLDER_SIZES = (1024, 2048, 4096, 8192, 16384)
 _INFO_PREFIX = b"pledgebox/v1/"
@@ -43,19 +44,8 @@ class NotForThisIdentity(PledgeboxError):
     """The sealed record is not addressed to this identity."""
 
 
-def _padded_size() -> int:
-    """The one size every plaintext is padded to: pledges.PADDED_SIZE, which holds the largest valid pledge.
-
-    Asked for when sealing, not at import: pledges imports this package (for the base64url codec).
-    """
-    from pledgebox.pledges import PADDED_SIZE
-
-    return PADDED_SIZE
-
-
-def pad(plaintext: bytes, size: int | None = None) -> bytes:
+def pad(plaintext: bytes, size: int = PADDED_SIZE) -> bytes:
     """Pad to exactly size bytes (the one size unless told), ISO/IEC 7816-4 style (0x80, then zeros)."""
-    size = size or _padded_size()
     plaintext = bytes(plaintext)
     needed = len(plaintext) + 1
     if needed > size:
@@ -65,8 +55,8 @@ def pad(plaintext: bytes, size: int | None = None) -> bytes:
 
 def unpad(padded: bytes) -> bytes:
     """Remove the padding that pad added (the one size, or the size of a record sealed by an earlier version)."""
-    if len(padded) != _padded_size() and len(padded) not in OLDER_SIZES:
-        raise DamagedRecord(f"padded length {len(padded)} is not the record size {_padded_size()}")
+    if len(padded) != PADDED_SIZE and len(padded) not in OLDER_SIZES:
+        raise DamagedRecord(f"padded length {len(padded)} is not the record size {PADDED_SIZE}")
     body = bytes(padded).rstrip(b"\x00")
     if not body or body[-1] != 0x80:
         raise DamagedRecord("the padding is malformed")
@@ -78,7 +68,7 @@ def _info(campaign_id: str) -> bytes:
     return _INFO_PREFIX + campaign_id.encode("utf-8")
 
 
-def seal(plaintext: bytes, recipients: Sequence[Recipient], campaign_id: str, *, size: int | None = None) -> bytes:
+def seal(plaintext: bytes, recipients: Sequence[Recipient], campaign_id: str, *, size: int = PADDED_SIZE) -> bytes:
     """Encrypt one padded plaintext separately to every recipient: one ASCII line of JSON.
 
     size: what the plaintext is padded to (the one size unless told); only tests that seal as an attacker
