@@ -39,3 +39,10 @@ class OutputExists(PledgeboxError):
     """The output file already exists, and is never overwritten:"""
 
     hint = "choose a new file name, or move the old file away first"
+
+
+class PrivateKeyInData(PledgeboxError):
+    """A private organiser identity is in the data folder; the server must hold only public keys:"""
+
+    hint = "move it to the organisers' own machine (and keep a backup there), then start again"
+    exit_code = 78  # as a ConfigError: systemd must not restart until someone moves the file

@@ -11,7 +11,7 @@ from typing import NamedTuple
 from bottle import Bottle, HTTPResponse, request, response
 
 from . import campaign, circuits, filetimes, pledges, sealing
-from .errors import PledgeboxError
+from .errors import PrivateKeyInData
 from .i18n import LANGS, best_language
 from .mirror import ARCHIVE, BUNDLE_URL
 from .pages import Pages
@@ -297,13 +297,6 @@ def path_lang() -> str:
     """The language of the request's path, for error pages: one of LANGS, never reflected text."""
     segment = request.environ.get("PATH_INFO", "/").lstrip("/").split("/", 1)[0]
     return segment if segment in LANGS else "en"
-
-
-class PrivateKeyInData(PledgeboxError):
-    """A private organiser identity is in the data folder; the server must hold only public keys:"""
-
-    hint = "move it to the organisers' own machine (and keep a backup there), then start again"
-    exit_code = 78  # as a ConfigError: systemd must not restart until someone moves the file
 
 
 def build_app(config, *, clock=time.time, bundle_url: str = "", heartbeat: float = filetimes.HEARTBEAT) -> App:
