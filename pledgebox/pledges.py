@@ -8,7 +8,6 @@ import json
 import re
 import secrets
 import struct
-import unicodedata
 from dataclasses import asdict, dataclass
 from datetime import date
 from decimal import Decimal
@@ -88,10 +87,13 @@ def parse_amount(text: str, lang: str) -> Decimal | None:
     return Decimal(text.replace(group, "").replace(decimal, "."))
 
 
+# Category Cc (C0, DEL, C1) but tab and line breaks, Cs (lone surrogates), and U+FFFD.
+_BAD_CHARACTER = re.compile("[\x00-\x08\x0b\x0c\x0e-\x1f\x7f-\x9f\ud800-\udfff\ufffd]")
+
+
 def _bad_characters(text: str) -> bool:
     """Control characters other than tab and newlines, or a replacement for undecodable bytes."""
-    return any((unicodedata.category(ch) in ("Cc", "Cs") and ch not in "\t\r\n") or ch == "\ufffd"
-               for ch in text)
+    return _BAD_CHARACTER.search(text) is not None
 
 
 def printable(values: dict[str, str]) -> dict[str, str]:

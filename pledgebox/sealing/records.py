@@ -57,10 +57,12 @@ def unpad(padded: bytes) -> bytes:
     """Remove the padding that pad added (the one size, or the size of a record sealed by an earlier version)."""
     if len(padded) != PADDED_SIZE and len(padded) not in OLDER_SIZES:
         raise DamagedRecord(f"padded length {len(padded)} is not the record size {PADDED_SIZE}")
-    body = bytes(padded).rstrip(b"\x00")
-    if not body or body[-1] != 0x80:
+    padded = bytes(padded)
+    # The last 0x80, then only zeros: found from the end in C (rstrip took as long as the decryption's tag).
+    mark = padded.rfind(b"\x80")
+    if mark < 0 or padded[mark + 1 :] != bytes(len(padded) - mark - 1):
         raise DamagedRecord("the padding is malformed")
-    return body[:-1]
+    return padded[:mark]
 
 
 def _info(campaign_id: str) -> bytes:
