@@ -28,6 +28,8 @@ KINDS = {
     "record-size": "a sealed record not of the one record size (its length says something about the message)",
     "private-identity": "a private organiser identity (it belongs on the organisers' machines only)",
     "unexpected-file": "a file pledgebox does not write",
+    "leftover-temporary": "a temporary file older than one heartbeat: pledgebox's own are gone within "
+                          "milliseconds, so this one was left by a crash or planted (it may hold anything)",
     "special-file": "a symlink, pipe, socket or device",
     "world-readable": "readable by every user of this machine",
     "bad-secret": "the token secret does not have its expected size",
@@ -174,7 +176,7 @@ def _text_findings(rel: str, path: Path) -> Iterator[Finding]:
             yield from scan_line(rel, line, number)
 
 
-def _file_findings(rel: str, path: Path, st: os.stat_result, report: Report) -> Iterator[Finding]:
+def _file_findings(rel: str, path: Path, st: os.stat_result, report: Report, now: float) -> Iterator[Finding]:
     """Everything wrong with one regular file."""
     if st.st_mode & stat.S_IROTH and not _matches(rel, PUBLIC):
         yield Finding(rel, "world-readable")
@@ -190,7 +192,10 @@ def _file_findings(rel: str, path: Path, st: os.stat_result, report: Report) -> 
     if _matches(rel, RECORDS):
         yield from _records_findings(rel, path, report)
         return
-    if not _matches(rel, (*PUBLIC, *TEXT, *TRANSIENT)):
+    if _matches(rel, TRANSIENT):
+        if st.st_ctime < now - RECENT:
+            yield Finding(rel, "leftover-temporary")
+    elif not _matches(rel, (*PUBLIC, *TEXT)):
         yield Finding(rel, "unexpected-file")
     yield from _text_findings(rel, path)
 
@@ -239,7 +244,7 @@ def scan(data: Path, now: float | None = None) -> Report:
                 report.findings.append(Finding(rel, "special-file"))
                 continue
             try:
-                report.findings.extend(_file_findings(rel, path, st, report))
+                report.findings.extend(_file_findings(rel, path, st, report, now))
             except OSError:
                 report.notes.append(f"{terminal(rel)}: could not be read")
     return report

@@ -278,3 +278,19 @@ def test_every_sealed_record_has_the_one_size_and_passes(identities, size):
     record = sealing.seal(b"z" * size, [i.recipient for i in identities], "test-campaign")
     assert audit.check_record(record) is None
     assert audit.scan_bytes("record", record) == []
+
+
+@pytest.mark.parametrize("name", ["state/.pending.sealed.0123456789abcdef.tmp", "state/.id.tmp", ".x.tmp"])
+def test_a_temporary_file_older_than_a_heartbeat_is_a_finding(clean_data, capsys, name):
+    # A planted plaintext pledge must not hide behind the name of a file write_new is writing.
+    path = clean_data / name
+    path.write_text('{"reference": "K7M2Q-9XH4V", "contact": "anna@example.org", "message": "Ёжик"}',
+                    encoding="utf-8")
+    path.chmod(0o600)
+    old = time.time() - 3600
+    os.utime(path, (old, old))
+    code, out = run_audit(clean_data, capsys)  # ctime is now: a file being written
+    assert "leftover-temporary" not in out
+    later = time.time() + filetimes.HEARTBEAT + 10
+    report = audit.scan(clean_data, now=later)
+    assert [f.path for f in report.findings if f.kind == "leftover-temporary"] == [name]
