@@ -11,7 +11,7 @@ from typing import NamedTuple
 from bottle import Bottle, HTTPResponse, request, response
 
 from . import campaign, circuits, filetimes, pledges, sealing
-from .errors import PrivateKeyInData
+from .errors import PledgeboxError, PrivateKeyInData
 from .i18n import LANGS, best_language
 from .mirror import ARCHIVE, BUNDLE_URL
 from .pages import Pages
@@ -299,6 +299,22 @@ def path_lang() -> str:
     return segment if segment in LANGS else "en"
 
 
+def checked_bundle(config, today):
+    """DATA/mirror/pledgebox-mirror.tar.gz, checked once as `mirror verify` would; None if absent or refused.
+
+    A refused bundle is withheld, not fatal: a stale or foreign mirror copy must never take the pledge site
+    down with it. The one line on stderr (the journal) says why and what to do.
+    """
+    try:
+        return published_bundle(config, today)
+    except PledgeboxError as problem:
+        print(f"pledgebox: warning: the mirror bundle is not handed out (pledges are served): {problem.message}",
+              file=sys.stderr, flush=True)
+        if problem.hint:
+            print(f"pledgebox: hint: {problem.hint}", file=sys.stderr, flush=True)
+        return None
+
+
 def build_app(config, *, clock=time.time, bundle_url: str = "", heartbeat: float = filetimes.HEARTBEAT) -> App:
     """A fresh WSGI app for one campaign; nothing is written until the first pledge.
 
@@ -307,8 +323,7 @@ def build_app(config, *, clock=time.time, bundle_url: str = "", heartbeat: float
     found = sealing.find_identities(config.data_dir)
     if found:
         raise PrivateKeyInData(", ".join(str(p) for p in found))
-    # DATA/mirror/pledgebox-mirror.tar.gz, checked once, as `mirror verify` would
-    bundle = published_bundle(config, datetime.fromtimestamp(clock(), UTC).date())
+    bundle = checked_bundle(config, datetime.fromtimestamp(clock(), UTC).date())
     site = Site(config, clock, bundle_url or (BUNDLE_URL if bundle else ""), bundle, heartbeat)
     app = App(site)
     app.hook("before_request")(before_request)

@@ -57,3 +57,20 @@ class StaticServer:
         self.httpd.shutdown()
         self.httpd.server_close()
         self.thread.join(timeout=5)
+
+
+def withheld(capsys, data: Path) -> str:
+    """Start the app on data: it must serve pledges and withhold the bundle. What it said on stderr."""
+    import webtest
+
+    from pledgebox import config, web
+
+    capsys.readouterr()
+    client = webtest.TestApp(web.build_app(config.load(data)))
+    assert client.get("/en/").status_int == 200
+    client.get(mirror.BUNDLE_URL, status=404)
+    assert mirror.BUNDLE_URL not in client.get("/en/mirror").text
+    err = capsys.readouterr().err
+    assert err.startswith("pledgebox: warning: the mirror bundle is not handed out (pledges are served): "), err
+    assert "\npledgebox: hint: " in err
+    return err
