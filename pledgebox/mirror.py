@@ -69,10 +69,11 @@ class UnsafeContent(PledgeboxError):
 
 
 class BadSignature(PledgeboxError):
-    """The copy is not signed by this signer key:"""
+    """The copy is not signed by any signer key given (--signer):"""
 
-    hint = ("compare the --signer string with the one the organisers publish; "
-            "if it is theirs, this copy was altered: do not host it")
+    hint = ("another organiser may have signed it: pin every organiser's key (one --signer each, as the mirror "
+            "page lists them) and compare them with the fingerprints the organisers publish; if it is signed by "
+            "none of them, this copy was altered: do not host it")
 
 
 class MirrorDiffers(PledgeboxError):

@@ -141,7 +141,7 @@ def test_an_unpinned_signer_is_refused(capsys, tmp_path, data, identities):
     publish(site, build(data, identities[1], tmp_path / "b"))
     with StaticServer(site) as server:
         code, _, err = pull_cli(capsys, server.url, tmp_path / "out", identities[0])
-    assert code == 1 and "not signed by this signer key" in err
+    assert code == 1 and "not signed by any signer key given (--signer)" in err
     assert not os.path.lexists(tmp_path / "out")
 
 

@@ -27,5 +27,5 @@
 % if get('signed'):
 <h2>{{t('mirror.pull_heading')}}</h2>
 <p>{{t('mirror.pull_text')}}</p>
-<pre class="panel mono">pledgebox mirror pull http://{{signed.onion}}/ /var/www/pledgebox-mirror --signer {{signed.signer}}</pre>
+<pre class="panel mono">pledgebox mirror pull http://{{signed.onion}}/ /var/www/pledgebox-mirror{{"".join(f" --signer {s}" for _, s, _ in signers) or f" --signer {signed.signer}"}}</pre>
 % end
