@@ -6,7 +6,7 @@ import argparse
 import textwrap
 from pathlib import Path
 
-from . import config, keys, mirror, pull, safetext, sealing, statement, verify
+from . import campaign, config, keys, mirror, pull, safetext, sealing, statement, verify
 from .cliargs import command as _command
 from .cliargs import no_passphrase_argument as _no_passphrase_argument
 from .cliargs import refuse_passphrase_argument as _refuse_passphrase_argument
@@ -32,7 +32,20 @@ def cmd_mirror_build(args) -> int:
           f"  {built.folder}/  upload this folder's contents to any web server\n"
           f"  {built.archive}  the bundle: copy it to DATA/{mirror.BUNDLE_DIR}/ on the server and restart it\n"
           f"Build a new version before {st.expires}: hosts refuse an expired copy, and so does the server.")
+    print(totals_line(cfg))
     return 0
+
+
+def totals_line(cfg) -> str:
+    """What the copy's widget shows, and where it came from: a copy built away from the server shows 0 unless told."""
+    totals = campaign.read_totals(cfg.state_dir)
+    source = cfg.state_dir / campaign.TOTALS_FILE
+    if not source.exists():
+        return (f"Warning: the copy shows {totals.raised} reached: nothing was published in {source}. Run "
+                f"`python app.py raised AMOUNT --data {cfg.data_dir}` here (or copy the server's {campaign.TOTALS_FILE} "
+                "there), then build again.")
+    pledged = f", {totals.pledged} pledged" if totals.pledged is not None else ""
+    return f"The copy shows {totals.raised} reached{pledged}, as published in {source}."
 
 
 def positive(text: str) -> int:

@@ -113,6 +113,9 @@ def test_build_and_verify_through_the_command_line(capsys, tmp_path, data, keyfi
     assert code == 0, stderr
     assert identity.signer.fingerprint in stdout
     assert "Built version 1 of the mirror" in stdout and f"for {ONION}" in stdout
+    # Nothing was published on this (the organisers') machine: the build says the copy shows 0, and why.
+    assert f"Warning: the copy shows 0 reached: nothing was published in {data / 'state'}" in stdout
+    assert f"`python app.py raised AMOUNT --data {data}`" in stdout
     assert sorted(p.relative_to(out / mirror.NAME).as_posix() for p in (out / mirror.NAME).rglob("*")
                   if p.is_file()) == sorted(PAGES + ["README.txt", "MANIFEST.sha256", "MIRROR.json", "MIRROR.sig"])
     assert (out / mirror.ARCHIVE).is_file()
@@ -123,6 +126,10 @@ def test_build_and_verify_through_the_command_line(capsys, tmp_path, data, keyfi
         assert stdout == (f"OK: signed by Organiser 1 ({identity.signer.fingerprint}); version 1 for {ONION}, campaign "
                           f"test-campaign; built {today}, expires on {today + timedelta(days=30)} (UTC); "
                           "all 8 files match, byte for byte.\n")
+    assert run(capsys, "raised", "1234.50", "--pledged", "2000", "--data", data)[0] == 0
+    code, stdout, stderr = run(capsys, "mirror", "build", tmp_path / "again", "--identity", keyfile,
+                               "--passphrase-file", passfile, "--data", data)
+    assert code == 0 and "The copy shows 1234.50 reached, 2000.00 pledged, as published in" in stdout, stderr
     # The build's folder holds the copy and its archive: it is not the copy, and verify says where that is.
     code, stdout, stderr = run(capsys, "mirror", "verify", out, "--signer", signer_string(identity))
     assert code == 1 and f"holds the copy in {mirror.NAME}/" in stderr and "hint: verify the folder" in stderr
