@@ -42,8 +42,8 @@ def totals_line(cfg) -> str:
     source = cfg.state_dir / campaign.TOTALS_FILE
     if not source.exists():
         return (f"Warning: the copy shows {totals.raised} reached: nothing was published in {source}. Run "
-                f"`python app.py raised AMOUNT --data {cfg.data_dir}` here (or copy the server's {campaign.TOTALS_FILE} "
-                "there), then build again.")
+                f"`python app.py raised AMOUNT --data {cfg.data_dir}` here (or copy the server's "
+                f"{campaign.TOTALS_FILE} there), then build again.")
     pledged = f", {totals.pledged} pledged" if totals.pledged is not None else ""
     return f"The copy shows {totals.raised} reached{pledged}, as published in {source}."
 
