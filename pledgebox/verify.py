@@ -11,6 +11,7 @@ import hashlib
 import os
 import re
 import stat
+import sys
 from dataclasses import dataclass, field
 from datetime import date
 from pathlib import Path
@@ -171,3 +172,19 @@ def published_bundle(config, today: date | None = None) -> Bundle | None:
     st = report.statement
     return Bundle(raw, st, Signed(name, report.signer.to_string(), report.signer.fingerprint, st.version, st.built,
                                   st.expires, st.onion))
+
+
+def served_bundle(config, today: date):
+    """DATA/mirror/pledgebox-mirror.tar.gz, checked once as `mirror verify` would; None if absent or refused.
+
+    A refused bundle is withheld, not fatal: a stale or foreign mirror copy must never take the pledge site
+    down with it. The one line on stderr (the journal) says why and what to do.
+    """
+    try:
+        return published_bundle(config, today)
+    except PledgeboxError as problem:
+        print(f"pledgebox: warning: the mirror bundle is not handed out (pledges are served): {problem.message}",
+              file=sys.stderr, flush=True)
+        if problem.hint:
+            print(f"pledgebox: hint: {problem.hint}", file=sys.stderr, flush=True)
+        return None

@@ -11,14 +11,14 @@ from typing import NamedTuple
 from bottle import Bottle, HTTPResponse, request, response
 
 from . import campaign, circuits, filetimes, pledges, sealing
-from .errors import PledgeboxError, PrivateKeyInData
+from .errors import PrivateKeyInData
 from .i18n import LANGS, best_language
 from .mirror import ARCHIVE, BUNDLE_URL
 from .pages import Pages
 from .ratelimit import RateLimit
 from .render import SECURITY_HEADERS, Page, accepts_gzip, transport_headers
 from .store import Store, StoreFull, StoreWriteError
-from .verify import published_bundle
+from .verify import served_bundle
 
 TOTALS_CHECK_INTERVAL = 1.0  # seconds between looks at the published totals file
 RETRY_AFTER = "60"
@@ -299,22 +299,6 @@ def path_lang() -> str:
     return segment if segment in LANGS else "en"
 
 
-def checked_bundle(config, today):
-    """DATA/mirror/pledgebox-mirror.tar.gz, checked once as `mirror verify` would; None if absent or refused.
-
-    A refused bundle is withheld, not fatal: a stale or foreign mirror copy must never take the pledge site
-    down with it. The one line on stderr (the journal) says why and what to do.
-    """
-    try:
-        return published_bundle(config, today)
-    except PledgeboxError as problem:
-        print(f"pledgebox: warning: the mirror bundle is not handed out (pledges are served): {problem.message}",
-              file=sys.stderr, flush=True)
-        if problem.hint:
-            print(f"pledgebox: hint: {problem.hint}", file=sys.stderr, flush=True)
-        return None
-
-
 def build_app(config, *, clock=time.time, bundle_url: str = "", heartbeat: float = filetimes.HEARTBEAT) -> App:
     """A fresh WSGI app for one campaign; nothing is written until the first pledge.
 
@@ -323,7 +307,7 @@ def build_app(config, *, clock=time.time, bundle_url: str = "", heartbeat: float
     found = sealing.find_identities(config.data_dir)
     if found:
         raise PrivateKeyInData(", ".join(str(p) for p in found))
-    bundle = checked_bundle(config, datetime.fromtimestamp(clock(), UTC).date())
+    bundle = served_bundle(config, datetime.fromtimestamp(clock(), UTC).date())
     site = Site(config, clock, bundle_url or (BUNDLE_URL if bundle else ""), bundle, heartbeat)
     app = App(site)
     app.hook("before_request")(before_request)
