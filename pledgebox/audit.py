@@ -26,6 +26,9 @@ KINDS = {
     "fine-timestamp": "a time of day or a Unix timestamp (nothing finer than a day may be stored)",
     "not-a-record": "a line of a records file that is not a sealed record (it could hold plaintext)",
     "record-size": "a sealed record not of the one record size (its length says something about the message)",
+    "older-record-size": "a pledge sealed by an earlier pledgebox, padded to one of its sizes (which say roughly how "
+                         "long the message was): a real pledge, do not delete it; `collect --purge` takes it off "
+                         "the server, and review still opens it",
     "private-identity": "a private organiser identity (it belongs on the organisers' machines only)",
     "unexpected-file": "a file pledgebox does not write",
     "leftover-temporary": "a temporary file older than one heartbeat: pledgebox's own are gone within "
@@ -142,9 +145,10 @@ def check_record(record: bytes) -> str | None:
         sealed = sealing.parse_record(record)
     except sealing.DamagedRecord:
         return "not-a-record"
-    if any(size - hpke_overhead() != plaintext.PADDED_SIZE for size in sealed.sizes):
-        return "record-size"
-    return None
+    padded = {size - hpke_overhead() for size in sealed.sizes}
+    if padded == {plaintext.PADDED_SIZE}:
+        return None
+    return "older-record-size" if len(padded) == 1 and padded <= set(sealing.OLDER_SIZES) else "record-size"
 
 
 def _matches(rel: str, patterns: Iterable[str]) -> bool:
