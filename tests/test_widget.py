@@ -94,6 +94,8 @@ def test_goal_formats():
 def test_progress_is_html_not_svg(client):
     body = client.get("/en/").text
     assert "<progress" in body and "<svg" not in body.lower()
+    # The bar's text (what a text browser shows) is written as each language writes a percentage.
+    assert '">0%</progress>' in body and '">0 %</progress>' in client.get("/de/").text
 
 
 @pytest.mark.parametrize("content", [

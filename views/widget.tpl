@@ -1,7 +1,7 @@
 <section class="widget" aria-labelledby="widget-h">
 <h2 id="widget-h">{{t('widget.label')}}</h2>
 <p class="big">{{t('widget.percent', percent=w.percent, goal=t.money(w.goal, currency))}}</p>
-<progress max="{{w.goal}}" value="{{w.bar_value}}" aria-labelledby="widget-h">{{w.percent}}%</progress>
+<progress max="{{w.goal}}" value="{{w.bar_value}}" aria-labelledby="widget-h">{{t('widget.bar', percent=w.percent)}}</progress>
 <p>{{t('widget.reached', amount=t.money(w.raised, currency))}}</p>
 % if w.pledged is not None:
 <p>{{t('widget.pledged', amount=t.money(w.pledged, currency))}}</p>
