@@ -96,3 +96,13 @@ def test_demo_has_no_real_looking_payment_details():
         details = " ".join((method.beneficiary, method.iban, method.address))
         assert "DEMO" in details
         assert not method.iban or not method.iban[:2].isalpha() or method.iban.startswith("XX")
+
+
+def test_the_example_shows_every_limit():
+    # Config errors point to the example as showing every key: a limit missing there is a key nobody finds.
+    import dataclasses
+    import re
+
+    text = (ROOT / "data" / "campaign.example.toml").read_text(encoding="utf-8")
+    shown = set(re.findall(r"^#? ?(\w+) = ", text, re.M))
+    assert {f.name for f in dataclasses.fields(config.Limits)} <= shown
