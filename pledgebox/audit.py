@@ -15,6 +15,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from . import filetimes, plaintext, sealing
+from .ownership import SERVER_WRITES, writable_by
 from .safetext import terminal
 from .store import COLLECTED, PENDING, Damaged, scan_records
 
@@ -38,6 +39,7 @@ KINDS = {
     "bad-secret": "the token secret does not have its expected size",
     "file-time": "a modification time finer than the day, unchanged for longer than one heartbeat: it could date "
                  "a pledge (a running `serve` sets every time under the data folder to the start of the day)",
+    "not-writable": "the server's user (the owner of state/) cannot write it: pledges fail with 503",
 }
 
 # Paths relative to the data folder, as glob patterns, and how each is checked.
@@ -219,6 +221,12 @@ def _time_findings(rel: str, st: os.stat_result, server_uid: int, now: float, re
         yield Finding(rel, "file-time")
 
 
+def _writable_findings(rel: str, st: os.stat_result, server_uid: int) -> Iterator[Finding]:
+    """A file or folder the server writes that its user may not write (a root-run command made it)."""
+    if _matches(rel, SERVER_WRITES) and not stat.S_ISLNK(st.st_mode) and not writable_by(st, server_uid):
+        yield Finding(rel + "/" if stat.S_ISDIR(st.st_mode) and rel != "." else rel, "not-writable")
+
+
 def scan(data: Path, now: float | None = None) -> Report:
     """Scan every file and folder under the data folder, without following symlinks."""
     data = Path(data)
@@ -227,6 +235,7 @@ def scan(data: Path, now: float | None = None) -> Report:
     # The server's files are those of its user, who owns the state folder (or else the data folder).
     server_uid = (data / "state" if (data / "state").is_dir() else data).lstat().st_uid
     report.findings.extend(_time_findings(".", data.lstat(), server_uid, now, report))
+    report.findings.extend(_writable_findings(".", data.lstat(), server_uid))
     for root, dirs, files in os.walk(data, followlinks=False):
         dirs.sort()
         for name in sorted(dirs):
@@ -234,6 +243,7 @@ def scan(data: Path, now: float | None = None) -> Report:
             rel = path.relative_to(data).as_posix()
             st = path.lstat()
             report.findings.extend(_time_findings(rel, st, server_uid, now, report))
+            report.findings.extend(_writable_findings(rel, st, server_uid))
             if stat.S_ISLNK(st.st_mode):
                 report.findings.append(Finding(rel, "special-file"))
             elif rel in PRIVATE_DIRS and st.st_mode & (stat.S_IROTH | stat.S_IXOTH):
@@ -244,6 +254,7 @@ def scan(data: Path, now: float | None = None) -> Report:
             st = path.lstat()
             report.files += 1
             report.findings.extend(_time_findings(rel, st, server_uid, now, report))
+            report.findings.extend(_writable_findings(rel, st, server_uid))
             if not stat.S_ISREG(st.st_mode):
                 report.findings.append(Finding(rel, "special-file"))
                 continue

@@ -4,9 +4,10 @@ from __future__ import annotations
 
 import json
 import os
+import re
 from dataclasses import dataclass
 from datetime import date, datetime
-from decimal import ROUND_DOWN, Decimal, InvalidOperation
+from decimal import ROUND_DOWN, Decimal
 from pathlib import Path
 
 from . import files
@@ -59,13 +60,14 @@ def widget(goal: Decimal, totals: Totals, deadline: date | None, day: date) -> W
 
 def parse_total(text: str) -> Decimal:
     """Parse an amount given on the command line: digits with an optional '.' and two decimals."""
-    try:
-        amount = Decimal(text.strip().replace("_", ""))
-    except (InvalidOperation, AttributeError):
-        raise BadTotal(f"{text!r}.", hint="write it like 1234.50, with a dot and no currency sign") from None
+    hint = "write it like 1234.50, with a dot and no currency sign"
+    cleaned = text.strip().replace("_", "") if isinstance(text, str) else ""
+    # Only plain digits: Decimal would also take 1e3, Infinity and NaN.
+    if not re.fullmatch(r"[0-9]+(\.[0-9]+)?", cleaned):
+        raise BadTotal(f"{text!r}.", hint=hint)
+    amount = Decimal(cleaned)
     if not amount.is_finite() or amount < 0 or amount > MAX_TOTAL or amount != amount.quantize(Decimal("0.01")):
-        raise BadTotal(f"{text!r} (it must be between 0 and {MAX_TOTAL}, with at most two decimals).",
-                       hint="write it like 1234.50, with a dot and no currency sign")
+        raise BadTotal(f"{text!r} (it must be between 0 and {MAX_TOTAL}, with at most two decimals).", hint=hint)
     return amount.quantize(Decimal("0.01"))
 
 

@@ -4,10 +4,12 @@ from __future__ import annotations
 
 import argparse
 import os
+import shlex
 import sys
 from pathlib import Path
 
-from . import campaign, config, keys, safetext, sealing, serve
+from . import campaign, config, keys, ownership, safetext, sealing, serve, startup
+from .cli_identity import add_identity, add_keygen
 from .cliargs import command, no_passphrase_argument, refuse_passphrase_argument
 from .errors import OutputExists, PledgeboxError, UsageError
 from .mirror_cli import add_mirror
@@ -25,7 +27,11 @@ def cmd_serve(args) -> int:
         # Not a usage error: the unit's RestartPreventExitStatus= keeps systemd from looping on it.
         raise config.missing(data / "campaign.toml",
                              also="Without it this is the demo campaign, which only serves on 127.0.0.1.")
+    ownership.refuse_other_user(data, ownership.invocation(args.argv))
     app = web.build_app(cfg)  # refuses a private identity under data/
+    startup.refuse_unwritable(cfg.state_dir)
+    for text in startup.warnings(cfg, campaign.today(cfg.tz)):
+        keys.warn(text)
     app.site.prepare(workers=args.workers)
     where = serve.settings(host=args.host, port=args.port, unix_socket=args.unix_socket, threads=args.threads,
                            workers=args.workers, behind_https_proxy=args.behind_https_proxy)
@@ -75,11 +81,16 @@ def cmd_raised(args) -> int:
     """Publish the amount reached (and optionally pledged) for the widget."""
     raised = campaign.parse_total(args.amount)
     pledged = campaign.parse_total(args.pledged) if args.pledged is not None else None
+    ownership.refuse_other_user(args.data, ownership.invocation(args.argv))
     cfg = config.load(args.data)
+    kept = pledged is None and campaign.read_totals(cfg.state_dir).pledged
+    if kept:
+        pledged = kept  # `raised AMOUNT` alone changes only the amount reached
     campaign.write_totals(cfg.state_dir, campaign.Totals(raised, pledged))
-    t_en = f"€{raised:,.2f}"
     extra = f", €{pledged:,.2f} pledged" if pledged is not None else ""
-    print(f"Published: {t_en} reached{extra}. The running site shows it within a few seconds.")
+    print(f"Published: €{raised:,.2f} reached{extra}. The running site shows it within a few seconds.")
+    if kept:
+        print(f"The pledged figure €{kept:,.2f} published before is kept; change it with --pledged AMOUNT.")
     return 0
 
 
@@ -92,61 +103,6 @@ python app.py raised 1234.50 --pledged 2100""")
     sp.add_argument("--pledged", metavar="AMOUNT", help="also show the amount pledged")
 
 
-def cmd_keygen(args) -> int:
-    """Create a new organiser identity and print its public keys and the campaign.toml lines."""
-    refuse_passphrase_argument(args)
-    out = args.out
-    # Everything that can be refused is refused before the passphrase is asked for.
-    if os.path.lexists(out):
-        raise sealing.IdentityExists(str(out), hint="choose another file name; keep the old file: "
-                                    "it may be the only key to pledges sealed to it")
-    if not out.parent.is_dir():
-        raise sealing.IdentityFileError(f"the folder {out.parent} does not exist.",
-                                        hint=f"create it first: mkdir -p {out.parent}")
-    if keys.inside(out, args.data):
-        raise UsageError(f"{out} is inside the data folder {args.data}, which goes to the server; "
-                         "the server refuses to start with a private key there.",
-                         hint="keep identities on the organisers' own machines, e.g. --out ~/pledgebox/me.identity")
-    name = args.name if args.name is not None else out.stem
-    if not name.strip() or len(name) > 80 or not name.isprintable():
-        raise UsageError(f"--name {name!r}: give a short, printable name (at most 80 characters).")
-    if args.scrypt_work < keys.STRONG_SCRYPT_WORK:
-        keys.warn(f"--scrypt-work {args.scrypt_work} is for tests only: this identity is weakly protected")
-    files = [args.passphrase_file] if args.passphrase_file else None
-    secret = keys.passphrase(files, 0, f"Passphrase for the new identity {out}: ", confirm=True)
-    if len(secret.decode("utf-8", "replace")) < keys.SHORT_PASSPHRASE:
-        keys.warn("this passphrase is short; five or six random words make a strong one")
-    identity = keys.create(out, secret, scrypt_work=args.scrypt_work)
-    print(f"Created the organiser identity {out} (mode 0600, scrypt N=2**{args.scrypt_work}).\n"
-          "Keep it and its passphrase secret, and keep a backup of both (e.g. on a second USB stick).\n\n"
-          "Public keys (safe to share; compare fingerprints by voice or in person):\n"
-          f"  recipient  {identity.recipient.to_string()}\n"
-          f"             fingerprint {identity.recipient.fingerprint}\n"
-          f"  signer     {identity.signer.to_string()}\n"
-          f"             fingerprint {identity.signer.fingerprint}\n\n"
-          "Add these lines to data/campaign.toml on the server, then restart the server:\n\n"
-          f"{keys.organisers_table(identity, name)}")
-    return 0
-
-
-def add_keygen(sub) -> None:
-    """`keygen --out FILE`: name, passphrase file and scrypt cost."""
-    sp = command(sub, "keygen", cmd_keygen, "create an organiser identity (private, passphrase-protected) "
-                  "and print its public keys", """
-python app.py keygen --out ~/pledgebox/anna.identity
-python app.py keygen --out /media/usb/anna.identity --name "Anna"
-python app.py keygen --out anna.identity --passphrase-file /dev/shm/pass   # for scripts""")
-    sp.add_argument("--out", type=Path, required=True, metavar="FILE",
-                    help="the new identity file (never overwritten; created with mode 0600)")
-    sp.add_argument("--name", help="the organiser's name in the printed [[organisers]] table "
-                    "(default: the file name without its extension)")
-    sp.add_argument("--passphrase-file", type=Path, metavar="FILE",
-                    help="read the passphrase from FILE (its first line) instead of asking twice on the terminal")
-    sp.add_argument("--scrypt-work", type=int, default=keys.DEFAULT_SCRYPT_WORK, metavar="LOG2N",
-                    choices=range(keys.TEST_SCRYPT_WORK, keys.MAX_SCRYPT_WORK + 1),
-                    help=f"scrypt cost as log2 of N (default {keys.DEFAULT_SCRYPT_WORK}: 256 MiB, about a second); "
-                         f"values below {keys.STRONG_SCRYPT_WORK} are for tests only")
-    no_passphrase_argument(sp)
 
 
 def cmd_collect(args) -> int:
@@ -156,22 +112,54 @@ def cmd_collect(args) -> int:
     if not args.data.is_dir():
         # A mistyped --data would otherwise give an empty file and the false news of no pledges.
         raise UsageError(f"there is no data folder {args.data}.", hint="give the server's data folder with --data DIR")
-    if not args.out.parent.is_dir():
+    to_stdout = str(args.out) == "-"
+    if to_stdout:
+        _check_stdout_for_collect(args.purge)
+    elif not args.out.parent.is_dir():
         raise UsageError(f"the folder {args.out.parent} does not exist.",
                          hint="is the USB stick mounted? the output's folder must exist")
+    # The server's user usually may not write the USB stick: the hint collects to stdout instead.
+    again = ownership.invocation(_out_to_stdout(args.argv)) + ("" if to_stdout else f" > {shlex.quote(str(args.out))}")
+    ownership.refuse_other_user(args.data, again)
     cfg = config.load(args.data)
     records = store.Store(cfg.state_dir)
     # Only for the message: the safety copy that --purge deletes (its records went out in earlier collects).
     earlier = sum(1 for _ in store.read_records(records.collected)) if args.purge and records.collected.exists() else 0
-    moved = records.collect(args.out, purge=args.purge)
-    print(f"Collected {moved} sealed record{'s' * (moved != 1)} into {args.out} (mode 0600).")
+    moved = records.collect(sys.stdout.buffer if to_stdout else args.out, purge=args.purge)
+    # With --out -, standard output carries the records: the messages go to stderr.
+    say = (lambda text: print(text, file=sys.stderr)) if to_stdout else print
+    where = "standard output" if to_stdout else f"{args.out} (mode 0600)"
+    say(f"Collected {moved} sealed record{'s' * (moved != 1)} into {where}.")
     if args.purge:
-        print(f"Purged: no sealed record is left on the server ({moved} moved now"
-              + (f"; the safety copy of {earlier} collected earlier was deleted" if earlier else "") + ").")
+        say(f"Purged: no sealed record is left on the server ({moved} moved now"
+            + (f"; the safety copy of {earlier} collected earlier was deleted" if earlier else "") + ").")
     elif moved:
-        print(f"The server keeps a sealed safety copy in {records.collected} until you collect with --purge.")
-    print("Take the file to the organisers' machine and open it there with `python app.py review`.")
+        say(f"The server keeps a sealed safety copy in {records.collected} until you collect with --purge.")
+    say("Take the file to the organisers' machine and open it there with `python app.py review`.")
     return 0
+
+
+def _out_to_stdout(argv: list[str]) -> list[str]:
+    """The same arguments with `--out -`."""
+    out, after_out = [], False
+    for arg in argv:
+        out.append("-" if after_out else "--out=-" if arg.startswith("--out=") else arg)
+        after_out = arg == "--out"
+    return out
+
+
+def _check_stdout_for_collect(purge: bool) -> None:
+    """`--out -` needs a file or a pipe; with --purge, a file (only a file can be made durable)."""
+    import stat
+
+    if sys.stdout.isatty():
+        raise UsageError("--out - writes the sealed records to standard output, which is this terminal.",
+                         hint="redirect it into a file: … collect --out - > /media/usb/pledges.sealed")
+    if purge and not stat.S_ISREG(os.fstat(sys.stdout.fileno()).st_mode):
+        raise UsageError("--purge with --out - needs standard output to be a file: through a pipe, nothing "
+                         "confirms that the records arrived before they are deleted from the server.",
+                         hint="redirect into a file (… --out - --purge > /media/usb/pledges.sealed), "
+                              "or collect without --purge")
 
 
 def add_collect(sub) -> None:
@@ -179,9 +167,11 @@ def add_collect(sub) -> None:
     sp = command(sub, "collect", cmd_collect, "on the server: move the sealed pledges into one new file "
                   "for the organisers", """
 python app.py collect --out /media/usb/pledges-2026-11-25.sealed
-python app.py collect --out /media/usb/pledges-2026-12-01.sealed --purge   # leave nothing on the server""")
+python app.py collect --out /media/usb/pledges-2026-12-01.sealed --purge   # leave nothing on the server
+sudo -u pledgebox pledgebox collect --data /var/lib/pledgebox --out - > /media/usb/pledges.sealed""")
     sp.add_argument("--out", type=Path, required=True, metavar="FILE",
-                    help="the new file (never overwritten; mode 0600); it holds sealed records only")
+                    help="the new file (never overwritten; mode 0600), or - for standard output; "
+                         "it holds sealed records only")
     sp.add_argument("--purge", action="store_true",
                     help="leave no sealed record on the server, not even the safety copy of earlier collects")
 
@@ -207,8 +197,9 @@ def cmd_review(args) -> int:
     if len(passphrase_files) not in (0, 1, len(args.identity)):
         raise UsageError("give one --passphrase-file for all identities, or one per --identity, in the same order.")
     statement = payments.read_payments(args.payments) if args.payments else None
-    identities = [keys.load(path, keys.passphrase(passphrase_files, i, f"Passphrase for {path}: "))
-                  for i, path in enumerate(args.identity)]
+    for path in args.identity:
+        keys.check_identity_file(path)  # all of them, before the first passphrase is typed
+    identities = [keys.open_identity(path, passphrase_files, i) for i, path in enumerate(args.identity)]
     result = review.open_files(args.files, identities, progress_stream=sys.stderr)
     matching = payments.match(result.entries, statement) if statement else None
     if args.csv:
@@ -299,7 +290,7 @@ def parser() -> argparse.ArgumentParser:
         description="A Tor-friendly fundraising appeal whose pledges are sealed to the organisers' keys.",
         epilog="Run `python app.py COMMAND --help` for each command's options and examples.")
     sub = p.add_subparsers(dest="command", required=True, metavar="COMMAND")
-    for add in (add_serve, add_raised, add_keygen, add_collect, add_review, add_audit, add_mirror):
+    for add in (add_serve, add_raised, add_keygen, add_identity, add_collect, add_review, add_audit, add_mirror):
         add(sub)
     return p
 
@@ -307,6 +298,7 @@ def parser() -> argparse.ArgumentParser:
 def main(argv: list[str] | None = None) -> int:
     """Run one command; errors go to stderr as `pledgebox: error: …` with a hint."""
     args = parser().parse_args(argv)
+    args.argv = list(argv) if argv is not None else sys.argv[1:]  # to repeat it in a hint
     try:
         return args.func(args)
     except PledgeboxError as exc:

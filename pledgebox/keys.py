@@ -19,6 +19,7 @@ STRONG_SCRYPT_WORK = 17  # below this keygen warns that the file is weakly prote
 MAX_SCRYPT_WORK = 20  # sealing refuses identity files that ask for more memory than this
 SHORT_PASSPHRASE = 12  # characters; shorter ones get a warning, not a refusal
 _MAX_PASSPHRASE_FILE = 4096
+PROMPT_TRIES = 3  # a typo at the prompt may be retried; a passphrase file is read once
 
 
 class EmptyPassphrase(PledgeboxError):
@@ -109,6 +110,33 @@ def load(path: Path, secret: bytes) -> sealing.Identity:
         exc.hint = ("check Caps Lock and the keyboard layout; a passphrase file must hold the passphrase "
                     f"alone (identity: {path})")
         raise
+
+
+def open_identity(path: Path, files: list[Path] | None, index: int, *, read=None) -> sealing.Identity:
+    """Open the index-th identity: its passphrase from a file (once), or typed, up to PROMPT_TRIES times."""
+    check_identity_file(path)
+    if files:
+        return load(path, passphrase(files, index, ""))
+    for tries_left in range(PROMPT_TRIES - 1, -1, -1):
+        try:
+            return load(path, ask(f"Passphrase for {path}: ", read=read))
+        except sealing.WrongPassphrase:
+            if not tries_left:
+                raise
+            warn(f"wrong passphrase; try again ({tries_left} {'try' if tries_left == 1 else 'tries'} left)")
+    raise AssertionError("unreachable")
+
+
+def check_identity_file(path: Path) -> None:
+    """Refuse a missing or unreadable identity file before anyone types a passphrase for it."""
+    hint = "give the identity file that `pledgebox keygen` wrote, e.g. --identity ~/Persistent/pledgebox/anna.identity"
+    if not os.path.exists(path):
+        raise sealing.IdentityFileError(f"{path}: there is no such file.", hint=hint)
+    if os.path.isdir(path):
+        raise sealing.IdentityFileError(f"{path} is a folder.", hint=hint)
+    if not os.access(path, os.R_OK):
+        raise sealing.IdentityFileError(f"{path}: this user may not read it.",
+                                        hint="run the command as the user who made the identity, or check its owner")
 
 
 def create(out: Path, secret: bytes, *, scrypt_work: int) -> sealing.Identity:

@@ -24,7 +24,7 @@ def cmd_mirror_build(args) -> int:
     statement.make(cfg, version=version, built=statement.utc_today(), days=args.expires_in, manifest_sha256="0" * 64,
                    signed_by="")
     files = [args.passphrase_file] if args.passphrase_file else None
-    identity = keys.load(args.identity, keys.passphrase(files, 0, f"Passphrase for {args.identity}: "))
+    identity = keys.open_identity(args.identity, files, 0)
     built = mirror.build(cfg, identity, args.out, version=version, days=args.expires_in)
     st = built.statement
     print(f"Built version {st.version} of the mirror ({built.files} files) for {st.onion}, signed by "

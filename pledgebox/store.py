@@ -5,6 +5,7 @@ from __future__ import annotations
 import contextlib
 import errno
 import fcntl
+import io
 import math
 import os
 import re
@@ -12,7 +13,7 @@ import threading
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
-from typing import NamedTuple
+from typing import BinaryIO, NamedTuple
 
 from pledgebox import files
 from pledgebox.errors import OutputExists, PledgeboxError
@@ -324,15 +325,23 @@ class Store:
             finally:
                 os.close(fd)
 
-    def collect(self, out: Path, *, purge: bool = False) -> int:
-        """Move every pending record into the new file out, atomically; return how many."""
-        out = Path(out)
-        if os.path.lexists(out):
-            raise OutputExists(str(out))
+    def collect(self, out: Path | BinaryIO, *, purge: bool = False) -> int:
+        """Move every pending record into the new file out (or a binary stream), atomically; return how many.
+
+        The records leave pending.sealed only after they were written out in full.
+        """
+        to_stream = not isinstance(out, (str, os.PathLike))
+        if not to_stream:
+            out = Path(out)
+            if os.path.lexists(out):
+                raise OutputExists(str(out))
         with self._mutex, self._lock(fcntl.LOCK_EX, create=False) as lock_fd:
             try:
                 data = b"" if lock_fd is None else self._complete_lines()
-                files.create(out, data, OutputExists, StoreWriteError)
+                if to_stream:
+                    _write_stream(out, data)
+                else:
+                    files.create(out, data, OutputExists, StoreWriteError)
                 if lock_fd is None:
                     return 0
                 if purge:
@@ -391,3 +400,17 @@ def _pending_fd(path: Path) -> Iterator[tuple[int, bool]]:
         yield fd, created
     finally:
         os.close(fd)
+
+
+def _write_stream(stream: BinaryIO, data: bytes) -> None:
+    """Write data to a stream (collect --out -) and make it durable when the stream is a file."""
+    try:
+        stream.write(data)
+        stream.flush()
+        os.fsync(stream.fileno())
+    except io.UnsupportedOperation:
+        pass  # an in-memory stream: nothing to make durable
+    except OSError as exc:
+        # A pipe or a terminal cannot be fsynced; anything else means the copy is not complete.
+        if exc.errno not in (errno.EINVAL, errno.ENOTSUP, errno.EOPNOTSUPP, errno.ESPIPE):
+            raise StoreWriteError(f"standard output: {exc.strerror or exc}") from None

@@ -47,6 +47,7 @@ class Site:
         self._totals_checked = float("-inf")
         self._totals_key: tuple = ()
         self._totals = campaign.Totals()
+        self._store_error: tuple[str, float] = ("", float("-inf"))
 
     # -- pages -------------------------------------------------------------------
 
@@ -131,6 +132,20 @@ class Site:
             return False
         return kind != circuits.CONFIRM or self.limit.allow()
 
+    def store_failed(self, exc: Exception) -> None:
+        """Say on stderr (the journal) why pledges cannot be stored: the cause only, once a minute at most."""
+        if isinstance(exc, StoreWriteError):
+            cause = exc.detail
+        else:
+            cause = f"{getattr(exc, 'filename', None) or self.store.folder}: {getattr(exc, 'strerror', None) or type(exc).__name__}"
+        now = time.monotonic()
+        with self._lock:
+            if cause == self._store_error[0] and now - self._store_error[1] < STORE_ERROR_EVERY:
+                return
+            self._store_error = (cause, now)
+        print(f"pledgebox: error: pledges cannot be stored, donors get 503 ({cause}); hint: check the data "
+              "folder's owner and free space with `pledgebox audit --data DIR`", file=sys.stderr, flush=True)
+
     def seal_and_store(self, pledge: pledges.Pledge, nonce: bytes, issued: int) -> str:
         """Seal the pledge to every organiser key and append it durably; return its reference.
 
@@ -198,8 +213,9 @@ class Site:
             return self.seal_and_store(pledge, nonce, issued)
         except StoreFull:
             raise Refused(503, "full", "3600") from None
-        except (OSError, StoreWriteError):
+        except (OSError, StoreWriteError) as exc:
             # Disk full or unwritable: no receipt for a pledge that is not on disk.
+            self.store_failed(exc)
             raise Refused(503, "store_failed", RETRY_AFTER) from None
 
 
@@ -249,6 +265,7 @@ def send(reply: Reply) -> bytes:
 STATIC_CACHE = "max-age=60"
 STATIC_HEADERS = (("Content-Type", "text/html; charset=utf-8"), *SECURITY_HEADERS,
                   ("Cache-Control", STATIC_CACHE), ("Vary", "Accept-Encoding"))
+STORE_ERROR_EVERY = 60  # seconds: the journal learns the cause, and is not flooded by every pledge
 STATIC_PATHS = {f"/{lang}/{suffix}": (name, lang) for lang in LANGS
                 for name, suffix in (("appeal", ""), ("privacy", "privacy"), ("mirror", "mirror"))}
 
