@@ -20,6 +20,8 @@ MAX_TOTAL = Decimal("100000000")
 class BadTotal(PledgeboxError):
     """That is not an amount that can be published:"""
 
+    hint = "write it like 1234.50, with a dot and no currency sign"
+
     exit_code = 2
 
 
@@ -60,14 +62,13 @@ def widget(goal: Decimal, totals: Totals, deadline: date | None, day: date) -> W
 
 def parse_total(text: str) -> Decimal:
     """Parse an amount given on the command line: digits with an optional '.' and two decimals."""
-    hint = "write it like 1234.50, with a dot and no currency sign"
     cleaned = text.strip().replace("_", "") if isinstance(text, str) else ""
     # Only plain digits: Decimal would also take 1e3, Infinity and NaN.
     if not re.fullmatch(r"[0-9]+(\.[0-9]+)?", cleaned):
-        raise BadTotal(f"{text!r}.", hint=hint)
+        raise BadTotal(f"{text!r}.")
     amount = Decimal(cleaned)
     if not amount.is_finite() or amount < 0 or amount > MAX_TOTAL or amount != amount.quantize(Decimal("0.01")):
-        raise BadTotal(f"{text!r} (it must be between 0 and {MAX_TOTAL}, with at most two decimals).", hint=hint)
+        raise BadTotal(f"{text!r} (it must be between 0 and {MAX_TOTAL}, with at most two decimals).")
     return amount.quantize(Decimal("0.01"))
 
 

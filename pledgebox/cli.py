@@ -155,7 +155,11 @@ def _check_stdout_for_collect(purge: bool) -> None:
     if sys.stdout.isatty():
         raise UsageError("--out - writes the sealed records to standard output, which is this terminal.",
                          hint="redirect it into a file: … collect --out - > /media/usb/pledges.sealed")
-    if purge and not stat.S_ISREG(os.fstat(sys.stdout.fileno()).st_mode):
+    try:
+        is_file = stat.S_ISREG(os.fstat(sys.stdout.fileno()).st_mode)
+    except (OSError, ValueError):
+        is_file = False  # no descriptor at all (stdout replaced inside Python)
+    if purge and not is_file:
         raise UsageError("--purge with --out - needs standard output to be a file: through a pipe, nothing "
                          "confirms that the records arrived before they are deleted from the server.",
                          hint="redirect into a file (… --out - --purge > /media/usb/pledges.sealed), "
@@ -284,7 +288,7 @@ Exit status 0: nothing found; 1: findings, listed as FILE: KIND or FILE:LINE:COL
 def parser() -> argparse.ArgumentParser:
     """The argument parser, with usage examples for every command."""
     # allow_abbrev=False: `--passphrase x` must never be read as `--passphrase-file x`.
-    p = argparse.ArgumentParser(
+    p = cliargs.Parser(
         allow_abbrev=False,
         prog=PROG, formatter_class=argparse.RawDescriptionHelpFormatter,
         description="A Tor-friendly fundraising appeal whose pledges are sealed to the organisers' keys.",

@@ -3,10 +3,20 @@
 from __future__ import annotations
 
 import argparse
+import sys
 import textwrap
 from pathlib import Path
 
 from . import config, keys
+
+
+class Parser(argparse.ArgumentParser):
+    """argparse, with a hint line after a usage error like every other error of the command line."""
+
+    def error(self, message: str):
+        self.print_usage(sys.stderr)
+        self.exit(2, f"{self.prog}: error: {message}\n"
+                     f"pledgebox: hint: `{self.prog} --help` shows the options and examples\n")
 
 
 def command(sub, name, func, help_text, examples) -> argparse.ArgumentParser:

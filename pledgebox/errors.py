@@ -32,6 +32,8 @@ class ConfigError(PledgeboxError):
 class UsageError(PledgeboxError):
     """Wrong use of the command:"""
 
+    hint = "`pledgebox COMMAND --help` shows each command's options and examples"
+
     exit_code = 2
 
 

@@ -43,6 +43,8 @@ class NoTerminal(PledgeboxError):
 class PassphraseFileError(PledgeboxError):
     """The passphrase file could not be read:"""
 
+    hint = "give a file this user may read that holds the passphrase on its first line, e.g. --passphrase-file /dev/shm/pass"
+
 
 class PassphraseOnCommandLine(UsageError):
     """A passphrase is never taken from the command line: other users can read it (ps), shells keep it in history."""

@@ -63,9 +63,14 @@ class NotAnOrganiser(PledgeboxError):
 class NotAMirror(PledgeboxError):
     """This is not a pledgebox mirror copy or archive:"""
 
+    hint = ("download the bundle again from the organisers' mirror page (a cut-off download is the usual cause), "
+            "or give the unpacked folder")
+
 
 class UnsafeContent(PledgeboxError):
     """The copy holds something a mirror never contains, so it was not read further:"""
+
+    hint = "do not host this copy; get the bundle again from the organisers' onion service"
 
 
 class BadSignature(PledgeboxError):

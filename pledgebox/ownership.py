@@ -23,6 +23,7 @@ SERVER_WRITES = (".", "state", "state/*")
 class WrongUser(PledgeboxError):
     """This command writes the server's data folder, which belongs to another user:"""
 
+    hint = "run it as the data folder's owner: sudo -u OWNER …"
     exit_code = 77  # EX_NOPERM from sysexits.h
 
 

@@ -26,6 +26,8 @@ OUTPUT_HINT = "choose a new file name, or move the old file away first (it holds
 class OutputError(PledgeboxError):
     """The output file could not be written:"""
 
+    hint = "check that the folder exists, that this user may write there, and that the disk is not full"
+
 
 def write_private(path: Path, text: str, *, encoding: str = "utf-8") -> None:
     """Create path (mode 0600, never replacing a file) holding text; leave nothing on failure."""

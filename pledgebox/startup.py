@@ -15,6 +15,7 @@ from .ownership import user_name
 class StateNotWritable(PledgeboxError):
     """The server may not write its own runtime files, so every pledge would fail:"""
 
+    hint = "give the data folder back to the server's user: chown -R USER: DATA/state"
     exit_code = 78  # restarting cannot help: someone must change the files' owner
 
 

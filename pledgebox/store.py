@@ -57,6 +57,8 @@ class StoreFull(Exception):
 class RecordsUnreadable(PledgeboxError):
     """The file of sealed records could not be read:"""
 
+    hint = "check the name: give the files `pledgebox collect` wrote, e.g. /media/usb/pledges-2026-11-25.sealed"
+
 
 class Record(NamedTuple):
     """One well-formed line of a records file."""

@@ -37,9 +37,14 @@ _IDENTITY_MAX_BYTES = 64 * 1024
 class NotAnIdentity(PledgeboxError):
     """This is not a pledgebox identity file:"""
 
+    hint = ("give the file `pledgebox keygen --out FILE` wrote (it starts with {\"pledgebox-identity\": 1); "
+            "a pledgebox-recipient-v1 line is only its public part")
+
 
 class WrongPassphrase(PledgeboxError):
     """Wrong passphrase, or the identity file was altered."""
+
+    hint = "check Caps Lock and the keyboard layout, and that this is your identity file"
 
 
 class IdentityExists(PledgeboxError):
@@ -50,6 +55,8 @@ class IdentityExists(PledgeboxError):
 
 class IdentityFileError(PledgeboxError):
     """The identity file could not be read or written:"""
+
+    hint = "check the file's name and folder, and that this user may read it (keygen: write in that folder)"
 
 
 def _derive(passphrase: bytes, salt: bytes, n: int) -> bytes:

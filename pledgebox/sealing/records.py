@@ -35,13 +35,20 @@ class NoRecipients(PledgeboxError):
 class PlaintextTooLarge(PledgeboxError):
     """The pledge is too large to seal:"""
 
+    hint = "shorten the text: the form's limits keep every pledge well below this size"
+
 
 class DamagedRecord(PledgeboxError):
     """The sealed record is damaged:"""
 
+    hint = ("copy the .sealed file again from the server or the USB stick (an incomplete copy is the usual cause); "
+            "review skips such a record and opens the others")
+
 
 class NotForThisIdentity(PledgeboxError):
     """The sealed record is not addressed to this identity."""
+
+    hint = "open it with the identity of an organiser whose key was in campaign.toml when it was sealed"
 
 
 def pad(plaintext: bytes, size: int = PADDED_SIZE) -> bytes:
