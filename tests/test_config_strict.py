@@ -5,16 +5,9 @@ from datetime import date
 import pytest
 
 from helpers import campaign_toml
+from test_config import write  # noqa: F401 (the fixture writing campaign.toml)
 from pledgebox import config
 from pledgebox.errors import ConfigError
-
-
-@pytest.fixture
-def write(tmp_path):
-    def write(text):
-        (tmp_path / "campaign.toml").write_text(text, encoding="utf-8")
-        return tmp_path
-    return write
 
 
 def refusal(folder) -> ConfigError:
