@@ -43,7 +43,8 @@ class NoTerminal(PledgeboxError):
 class PassphraseFileError(PledgeboxError):
     """The passphrase file could not be read:"""
 
-    hint = "give a file this user may read that holds the passphrase on its first line, e.g. --passphrase-file /dev/shm/pass"
+    hint = ("give a file this user may read that holds the passphrase on its first line, "
+            "e.g. --passphrase-file /dev/shm/pass")
 
 
 class PassphraseOnCommandLine(UsageError):

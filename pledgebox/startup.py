@@ -37,7 +37,8 @@ def refuse_unwritable(state: Path) -> None:
         me = user_name(os.geteuid())
         raise StateNotWritable(f"{', '.join(str(p) for p in stuck)} cannot be written by {me} (a command run as "
                                "another user, e.g. root, made it).",
-                               hint=f"give the files back to the server's user: chown -R {me}: {state}; then start again")
+                               hint=f"give the files back to the server's user: chown -R {me}: {state}; "
+                                    "then start again")
 
 
 def demo_recipient() -> sealing.Recipient:

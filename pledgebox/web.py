@@ -137,7 +137,8 @@ class Site:
         if isinstance(exc, StoreWriteError):
             cause = exc.detail
         else:
-            cause = f"{getattr(exc, 'filename', None) or self.store.folder}: {getattr(exc, 'strerror', None) or type(exc).__name__}"
+            where = getattr(exc, "filename", None) or self.store.folder
+            cause = f"{where}: {getattr(exc, 'strerror', None) or type(exc).__name__}"
         now = time.monotonic()
         with self._lock:
             if cause == self._store_error[0] and now - self._store_error[1] < STORE_ERROR_EVERY:

@@ -51,7 +51,8 @@ def on_terminal(argv, answers: list[bytes], timeout: float = 60) -> tuple[int, s
             if not chunk:
                 break
             output += chunk
-            if pending and output.rstrip().endswith(b":") and output.count(b"Passphrase for") > len(answers) - len(pending):
+            asked = output.count(b"Passphrase for")
+            if pending and output.rstrip().endswith(b":") and asked > len(answers) - len(pending):
                 os.write(master, pending.pop(0) + b"\n")
     os.close(master)
     return proc.wait(timeout=10), output.decode("utf-8", "replace").replace("\r\n", "\n")
