@@ -131,6 +131,12 @@ def test_raised_alone_keeps_the_published_pledged_figure_and_says_so(data_dir, c
                                                                          campaign.parse_total("2100"))
 
 
+def test_a_published_pledged_figure_of_zero_is_kept_too(data_dir, capsys):
+    assert run_cli(capsys, "raised", "0", "--pledged", "0", "--data", data_dir)[0] == 0
+    code, out, _ = run_cli(capsys, "raised", "5", "--data", data_dir)
+    assert code == 0 and published(data_dir) == {"raised": "5.00", "pledged": "0.00"} and "is kept" in out
+
+
 def test_raised_without_a_published_pledged_figure_publishes_none(data_dir, capsys):
     code, out, _ = run_cli(capsys, "raised", "150", "--data", data_dir)
     assert code == 0 and published(data_dir) == {"raised": "150.00"} and "kept" not in out
