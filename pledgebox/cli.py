@@ -83,9 +83,10 @@ def cmd_raised(args) -> int:
     pledged = campaign.parse_total(args.pledged) if args.pledged is not None else None
     ownership.refuse_other_user(args.data, ownership.invocation(args.argv))
     cfg = config.load(args.data)
-    kept = pledged is None and campaign.read_totals(cfg.state_dir).pledged is not None
+    before = campaign.read_totals(cfg.state_dir).pledged
+    kept = pledged is None and before is not None
     if kept:
-        pledged = campaign.read_totals(cfg.state_dir).pledged  # `raised AMOUNT` alone changes only the amount reached
+        pledged = before  # `raised AMOUNT` alone changes only the amount reached
     campaign.write_totals(cfg.state_dir, campaign.Totals(raised, pledged))
     extra = f", €{pledged:,.2f} pledged" if pledged is not None else ""
     print(f"Published: €{raised:,.2f} reached{extra}. The running site shows it within a few seconds.")
