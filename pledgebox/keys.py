@@ -120,14 +120,13 @@ def open_identity(path: Path, files: list[Path] | None, index: int, *, read=None
     check_identity_file(path)
     if files:
         return load(path, passphrase(files, index, ""))
-    for tries_left in range(PROMPT_TRIES - 1, -1, -1):
+    prompt = f"Passphrase for {path}: "
+    for tries_left in range(PROMPT_TRIES - 1, 0, -1):
         try:
-            return load(path, ask(f"Passphrase for {path}: ", read=read))
+            return load(path, ask(prompt, read=read))
         except sealing.WrongPassphrase:
-            if not tries_left:
-                raise
             warn(f"wrong passphrase; try again ({tries_left} {'try' if tries_left == 1 else 'tries'} left)")
-    raise AssertionError("unreachable")
+    return load(path, ask(prompt, read=read))  # the last try: a wrong passphrase ends the command
 
 
 def check_identity_file(path: Path) -> None:
