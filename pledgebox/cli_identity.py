@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import argparse
 import os
 from pathlib import Path
 
@@ -95,7 +96,9 @@ def _check_name(name: str) -> None:
 def add_identity(sub) -> None:
     """`identity show FILE`."""
     help_text = "show an identity's public keys again (see `identity show --help`)"
-    sp = sub.add_parser("identity", help=help_text, description=help_text, allow_abbrev=False)
+    sp = sub.add_parser("identity", help=help_text, description=help_text, allow_abbrev=False,
+                        formatter_class=argparse.RawDescriptionHelpFormatter,
+                        epilog="examples:\n  python app.py identity show ~/Persistent/pledgebox/anna.identity")
     actions = sp.add_subparsers(dest="action", required=True, metavar="ACTION")
     sp = command(actions, "show", cmd_identity_show, "print an identity's public keys, fingerprints and "
                          "its [[organisers]] table for campaign.toml", """
