@@ -160,9 +160,11 @@ REFUSALS = [
      "not one of the organisers"),
     ("mirror build {tmp}/m --identity {tmp}/missing.identity --passphrase-file {pass_} --data {mirror_data}", 1,
      "there is no such file"),
-    ("mirror verify {damaged} --signer {signer}", 1, "not a pledgebox mirror"),
+    ("mirror verify {damaged} --signer {signer}", 1, "not the canonical archive of a mirror copy"),
     ("mirror verify {tmp}/missing.tar.gz --signer {signer}", 1, "not a pledgebox mirror"),
     ("mirror verify {damaged} --signer pledgebox-signer-v1:xyz", 1, "not a usable signer key"),
+    ("mirror pull ftp://x.example/ {tmp}/pulled --signer {signer}", 2, "not an http:// or https:// address"),
+    ("mirror pull http://127.0.0.1:9/ {tmp}/pulled --signer {signer}", 1, "could not be fetched"),
     # usage errors argparse finds
     ("raised", 2, "the following arguments are required"),
     ("serve --workers 0", 2, "argument --workers"),
