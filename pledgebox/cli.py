@@ -10,7 +10,7 @@ from pathlib import Path
 
 from . import campaign, config, keys, ownership, safetext, sealing, serve, startup
 from .cli_identity import add_identity, add_keygen
-from .cliargs import command, no_passphrase_argument, refuse_passphrase_argument
+from .cliargs import Parser, command, no_passphrase_argument, refuse_passphrase_argument
 from .errors import OutputExists, PledgeboxError, UsageError
 from .mirror_cli import add_mirror
 
@@ -289,7 +289,7 @@ Exit status 0: nothing found; 1: findings, listed as FILE: KIND or FILE:LINE:COL
 def parser() -> argparse.ArgumentParser:
     """The argument parser, with usage examples for every command."""
     # allow_abbrev=False: `--passphrase x` must never be read as `--passphrase-file x`.
-    p = cliargs.Parser(
+    p = Parser(
         allow_abbrev=False,
         prog=PROG, formatter_class=argparse.RawDescriptionHelpFormatter,
         description="A Tor-friendly fundraising appeal whose pledges are sealed to the organisers' keys.",

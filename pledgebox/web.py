@@ -10,7 +10,7 @@ from typing import NamedTuple
 
 from bottle import Bottle, HTTPResponse, request, response
 
-from . import campaign, circuits, filetimes, pledges, sealing
+from . import campaign, circuits, filetimes, journal, pledges, sealing
 from .errors import PrivateKeyInData
 from .i18n import LANGS, best_language
 from .mirror import ARCHIVE, BUNDLE_URL
@@ -47,7 +47,7 @@ class Site:
         self._totals_checked = float("-inf")
         self._totals_key: tuple = ()
         self._totals = campaign.Totals()
-        self._store_error: tuple[str, float] = ("", float("-inf"))
+        self.store_trouble = journal.StoreTrouble(config.state_dir)
 
     # -- pages -------------------------------------------------------------------
 
@@ -132,21 +132,6 @@ class Site:
             return False
         return kind != circuits.CONFIRM or self.limit.allow()
 
-    def store_failed(self, exc: Exception) -> None:
-        """Say on stderr (the journal) why pledges cannot be stored: the cause only, once a minute at most."""
-        if isinstance(exc, StoreWriteError):
-            cause = exc.detail
-        else:
-            where = getattr(exc, "filename", None) or self.store.folder
-            cause = f"{where}: {getattr(exc, 'strerror', None) or type(exc).__name__}"
-        now = time.monotonic()
-        with self._lock:
-            if cause == self._store_error[0] and now - self._store_error[1] < STORE_ERROR_EVERY:
-                return
-            self._store_error = (cause, now)
-        print(f"pledgebox: error: pledges cannot be stored, donors get 503 ({cause}); hint: check the data "
-              "folder's owner and free space with `pledgebox audit --data DIR`", file=sys.stderr, flush=True)
-
     def seal_and_store(self, pledge: pledges.Pledge, nonce: bytes, issued: int) -> str:
         """Seal the pledge to every organiser key and append it durably; return its reference.
 
@@ -216,7 +201,7 @@ class Site:
             raise Refused(503, "full", "3600") from None
         except (OSError, StoreWriteError) as exc:
             # Disk full or unwritable: no receipt for a pledge that is not on disk.
-            self.store_failed(exc)
+            self.store_trouble.report(exc)
             raise Refused(503, "store_failed", RETRY_AFTER) from None
 
 
@@ -266,7 +251,6 @@ def send(reply: Reply) -> bytes:
 STATIC_CACHE = "max-age=60"
 STATIC_HEADERS = (("Content-Type", "text/html; charset=utf-8"), *SECURITY_HEADERS,
                   ("Cache-Control", STATIC_CACHE), ("Vary", "Accept-Encoding"))
-STORE_ERROR_EVERY = 60  # seconds: the journal learns the cause, and is not flooded by every pledge
 STATIC_PATHS = {f"/{lang}/{suffix}": (name, lang) for lang in LANGS
                 for name, suffix in (("appeal", ""), ("privacy", "privacy"), ("mirror", "mirror"))}
 

@@ -36,6 +36,15 @@ def data_dir(tmp_path, identity) -> Path:
 
 
 @pytest.fixture
+def write(tmp_path):
+    """write(text): tmp_path with text as its campaign.toml, for config tests."""
+    def write(text):
+        (tmp_path / "campaign.toml").write_text(text, encoding="utf-8")
+        return tmp_path
+    return write
+
+
+@pytest.fixture
 def cfg(data_dir) -> config.Config:
     """The loaded test campaign."""
     return config.load(data_dir)

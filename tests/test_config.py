@@ -7,14 +7,6 @@ from pledgebox import ROOT, config
 from pledgebox.errors import ConfigError
 
 
-@pytest.fixture
-def write(tmp_path):
-    def write(text):
-        (tmp_path / "campaign.toml").write_text(text, encoding="utf-8")
-        return tmp_path
-    return write
-
-
 @pytest.mark.parametrize("change, key", [
     (lambda t: t.replace('goal = "2500"', 'goal = "lots"'), "campaign.goal"),
     (lambda t: t.replace('goal = "2500"', 'goal = "-1"'), "campaign.goal"),

@@ -5,7 +5,6 @@ from datetime import date
 import pytest
 
 from helpers import campaign_toml
-from test_config import write  # noqa: F401 (the fixture writing campaign.toml)
 from pledgebox import config
 from pledgebox.errors import ConfigError
 

@@ -9,7 +9,6 @@ from __future__ import annotations
 import os
 import pwd
 import shlex
-import stat
 import subprocess
 import sys
 import tempfile
@@ -18,7 +17,7 @@ from pathlib import Path
 import pytest
 import webtest
 
-from conftest import campaign_toml, pledge_through
+from helpers import campaign_toml
 from pledgebox import ROOT, audit, config, sealing, startup, web
 from pledgebox.ownership import WrongUser
 from pledgebox.store import Store, read_records
@@ -200,6 +199,23 @@ def test_an_unwritable_store_gets_one_line_on_stderr_naming_the_cause(cfg, clock
     assert secret not in err and "anna@" not in err and "25" not in err.replace(str(pending), "")
 
 
+def test_the_journal_line_comes_again_after_a_minute_or_for_another_cause(tmp_path, capsys):
+    from pledgebox import journal
+
+    now = [1000.0]
+    trouble = journal.StoreTrouble(tmp_path, clock=lambda: now[0])
+    full = OSError(28, "No space left on device", str(tmp_path / "pending.sealed"))
+    trouble.report(full)
+    now[0] += journal.EVERY - 1
+    trouble.report(full)
+    assert capsys.readouterr().err.count("No space left on device") == 1
+    trouble.report(PermissionError(13, "Permission denied", str(tmp_path / ".lock")))
+    now[0] += 1
+    trouble.report(full)
+    err = capsys.readouterr().err.splitlines()
+    assert len(err) == 2 and "Permission denied" in err[0] and "No space left" in err[1]
+
+
 # -- leftover demo pledges ------------------------------------------------------------------------
 
 def demo_record() -> bytes:
@@ -230,7 +246,7 @@ def test_records_for_another_key_are_named_by_fingerprint(data_dir, identities):
 
 
 def test_serve_prints_the_warning_at_start(data_dir, tmp_path):
-    from serverproc import Server
+    from support.serverproc import Server
 
     Store(data_dir / "state").append("demo-1", demo_record())
     with Server(data_dir) as server:
@@ -240,7 +256,7 @@ def test_serve_prints_the_warning_at_start(data_dir, tmp_path):
 
 
 def test_serve_warns_about_a_deadline_before_today_at_first_start(tmp_path, identity):
-    from serverproc import Server
+    from support.serverproc import Server
 
     data = tmp_path / "data"
     data.mkdir()

@@ -6,14 +6,13 @@ import ast
 import importlib
 import pkgutil
 import socket
-import sys
 from pathlib import Path
 
 import pytest
 
 import pledgebox
-from conftest import FAST_SCRYPT, PASSPHRASE, campaign_toml, onion_address, run_cli
-from pledgebox import ROOT, cli, sealing
+from helpers import FAST_SCRYPT, PASSPHRASE, campaign_toml, onion_address, run_cli
+from pledgebox import ROOT
 from pledgebox.errors import PledgeboxError
 
 

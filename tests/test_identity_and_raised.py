@@ -15,7 +15,7 @@ import tomllib
 
 import pytest
 
-from conftest import FAST_SCRYPT, PASSPHRASE, run_cli
+from helpers import FAST_SCRYPT, PASSPHRASE, run_cli
 from pledgebox import ROOT, campaign, sealing
 
 APP = str(ROOT / "app.py")
