@@ -82,6 +82,11 @@ def cmd_raised(args) -> int:
     raised = campaign.parse_total(args.amount)
     pledged = campaign.parse_total(args.pledged) if args.pledged is not None else None
     ownership.refuse_other_user(args.data, ownership.invocation(args.argv))
+    if not (args.data / "campaign.toml").is_file():
+        # A folder without a campaign is the demo's: publishing there would change no real site, silently.
+        raise config.ConfigError(f"there is no campaign.toml in {args.data}, so no campaign's site shows totals "
+                                 "published there.", hint="give the data folder of the server (or of the machine "
+                                 "that builds the mirror) with --data DIR, e.g. --data /var/lib/pledgebox")
     cfg = config.load(args.data)
     before = campaign.read_totals(cfg.state_dir).pledged
     kept = pledged is None and before is not None
@@ -89,7 +94,8 @@ def cmd_raised(args) -> int:
         pledged = before  # `raised AMOUNT` alone changes only the amount reached
     campaign.write_totals(cfg.state_dir, campaign.Totals(raised, pledged))
     extra = f", €{pledged:,.2f} pledged" if pledged is not None else ""
-    print(f"Published: €{raised:,.2f} reached{extra}. The running site shows it within a few seconds.")
+    print(f"Published in {cfg.state_dir / campaign.TOTALS_FILE}: €{raised:,.2f} reached{extra}. The running site "
+          "shows it within a few seconds.")
     if kept:
         print(f"The pledged figure €{pledged:,.2f} published before is kept; change it with --pledged AMOUNT.")
     return 0

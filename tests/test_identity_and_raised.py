@@ -157,3 +157,14 @@ def test_sealed_identity_keeps_its_public_keys_encrypted(keyfile, identity):
     text = keyfile.read_text()
     assert identity.recipient.to_string().split(":")[1][:40] not in text
     assert sealing.looks_like_identity(keyfile)
+
+
+def test_raised_refuses_a_folder_without_a_campaign_and_names_where_it_publishes(tmp_path, data_dir, capsys):
+    # The checkout's data/ on a server whose campaign lives elsewhere: publishing there would change nothing.
+    empty = tmp_path / "checkout-data"
+    empty.mkdir()
+    code, out, err = run_cli(capsys, "raised", "99", "--data", empty)
+    assert code == 78 and out == "" and not (empty / "state").exists()
+    assert f"there is no campaign.toml in {empty}" in err and "hint: give the data folder of the server" in err
+    code, out, _ = run_cli(capsys, "raised", "99", "--data", data_dir)
+    assert code == 0 and f"Published in {data_dir / 'state' / 'published.json'}: €99.00 reached." in out
