@@ -337,7 +337,8 @@ class Store:
             out = Path(out)
             if os.path.lexists(out):
                 raise OutputExists(str(out))
-        with self._mutex, self._lock(fcntl.LOCK_EX, create=False) as lock_fd:
+        # A pending file without its lock (a copy made with `cp state/*`, which skips dotfiles) still holds pledges.
+        with self._mutex, self._lock(fcntl.LOCK_EX, create=self.pending.exists()) as lock_fd:
             try:
                 data = b"" if lock_fd is None else self._complete_lines()
                 if to_stream:

@@ -119,6 +119,19 @@ def test_collect_into_a_missing_folder_is_an_error(data_dir, state, identity, tm
     assert Store(state).count() == 1
 
 
+def test_a_pending_file_copied_without_its_lock_is_still_collected(data_dir, state, identity, tmp_path, capsys):
+    # `cp state/* elsewhere/state/` skips the dotfile .lock: the pledges in pending.sealed must not read as none.
+    store = Store(state)
+    records = {f"id-{i}": sealed(identity, i) for i in range(3)}
+    for record_id, record in records.items():
+        assert store.append(record_id, record)
+    (state / store_module.LOCK).unlink()
+    out = tmp_path / "copied.sealed"
+    assert collect(data_dir, out) == 0
+    assert "Collected 3 sealed records" in capsys.readouterr().out
+    assert {r.record_id: r.record for r in read_records(out)} == records
+
+
 def test_collect_before_any_pledge_writes_an_empty_file(data_dir, tmp_path, capsys):
     out = tmp_path / "empty.sealed"
     assert collect(data_dir, out) == 0
