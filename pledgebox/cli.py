@@ -4,8 +4,10 @@ from __future__ import annotations
 
 import argparse
 import os
+import re
 import shlex
 import sys
+from decimal import Decimal
 from pathlib import Path
 
 from . import campaign, config, keys, ownership, safetext, sealing, serve, startup
@@ -207,15 +209,22 @@ def cmd_review(args) -> int:
     passphrase_files = args.passphrase_file or []
     if len(passphrase_files) not in (0, 1, len(args.identity)):
         raise UsageError("give one --passphrase-file for all identities, or one per --identity, in the same order.")
+    if args.csv_format != "en" and not args.csv:
+        raise UsageError("--csv-format only means something with --csv.", hint="add --csv OUT, or leave it out")
+    if not args.payments and (args.fee_tolerance or args.accept_near):
+        raise UsageError("--fee-tolerance and --accept-near only mean something with --payments.",
+                         hint="add --payments with the bank statements, or leave those options out")
     statement = payments.read_payments(args.payments) if args.payments else None
     for path in args.identity:
         keys.check_identity_file(path)  # all of them, before the first passphrase is typed
     identities = [keys.open_identity(path, passphrase_files, i) for i, path in enumerate(args.identity)]
     result = review.open_files(args.files, identities, progress_stream=sys.stderr)
-    matching = payments.match(result.entries, statement) if statement else None
+    matching = (payments.match(result.entries, statement, fee_tolerance=args.fee_tolerance,
+                               accept_near=args.accept_near) if statement else None)
     if args.csv:
         # With a byte order mark, spreadsheet programs read the UTF-8 (Cyrillic, umlauts) correctly.
-        report.write_private(args.csv, report.csv_text(result, matching), encoding="utf-8-sig")
+        text = report.csv_text(result, matching, german=args.csv_format == "de")
+        report.write_private(args.csv, text, encoding="utf-8-sig")
     if args.json:
         report.write_private(args.json, safetext.json_text(report.json_document(result, matching)) + "\n")
     if hasattr(sys.stdout, "reconfigure"):
@@ -234,14 +243,17 @@ def add_review(sub) -> None:
                   "show, export and match payments", """
 python app.py review /media/usb/*.sealed --identity ~/pledgebox/anna.identity
 python app.py review server.sealed mirror1.sealed --identity anna.identity --csv pledges.csv --json pledges.json
-python app.py review *.sealed --identity anna.identity --payments kontoauszug.csv
+python app.py review *.sealed --identity anna.identity --payments camt053.xml --fee-tolerance 0.50
+python app.py review *.sealed --identity anna.identity --payments kontoauszug.sta umsaetze.csv --accept-near
+python app.py review *.sealed --identity anna.identity --csv pledges.csv --csv-format de   # for German spreadsheets
 python app.py review *.sealed --identity new.identity --identity old.identity   # after a key rotation
 
-The payments file is a CSV export of a bank statement: a header row (rows of account details
-above it are skipped), ';', ',' or tab between cells, UTF-8 or Windows-1252, one column for
-the amount ('Betrag', 'Amount', 'Umsatz', 'Haben', 'Credit') as 1.234,50 or 1,234.50, and one
-or more for the remittance text ('Verwendungszweck', 'Reference', 'Description', 'Buchungstext',
-…). A reference is found anywhere in that text, in any case, with or without separators.""")
+Bank statements are recognised by content: CAMT.053/.054 XML and MT940 (both need
+pip install 'pledgebox[bank]'), or a CSV export with a header row: a column for the amount
+('Betrag', 'Amount', 'Umsatz', 'Haben', 'Credit') and one or more for the remittance text
+('Verwendungszweck', 'Reference', 'Description', 'Buchungstext', …). A reference is found
+anywhere in that text, in any case, with or without separators; the same payment in two files
+counts once.""")
     sp.add_argument("files", type=Path, nargs="+", metavar="FILE", help="files written by `collect`")
     sp.add_argument("--identity", type=Path, action="append", required=True, metavar="KEYFILE",
                     help="an organiser's identity file (repeat it to open records sealed to older keys)")
@@ -252,10 +264,24 @@ or more for the remittance text ('Verwendungszweck', 'Reference', 'Description',
                     "(new file, mode 0600)")
     sp.add_argument("--json", type=Path, metavar="OUT", help="also write pledges, totals and problems as JSON "
                     "(new file, mode 0600)")
-    sp.add_argument("--payments", type=Path, metavar="FILE",
-                    help="a bank statement as CSV: mark each pledge received, partly received or open")
+    sp.add_argument("--csv-format", choices=("en", "de"), default="en",
+                    help="en: ',' between cells, '.' in amounts (default); de: ';' and ',' for German spreadsheets")
+    sp.add_argument("--payments", type=Path, nargs="+", action="extend", metavar="FILE",
+                    help="bank statements (CAMT.053/.054, MT940 or CSV): mark each pledge received, partly "
+                         "received or open")
+    sp.add_argument("--fee-tolerance", type=_fee, default=Decimal(0), metavar="AMOUNT",
+                    help="count a pledge as received when at most AMOUNT is missing (bank fees; default 0)")
+    sp.add_argument("--accept-near", action="store_true",
+                    help="count a payment whose reference has a typo for the reference it probably meant")
     sp.add_argument("--wide", action="store_true", help="show every cell in full instead of fitting the terminal")
     no_passphrase_argument(sp)
+
+
+def _fee(text: str) -> Decimal:
+    """A fee tolerance such as 0.50 or 0,50: from 0 to 999.99."""
+    if not re.fullmatch(r"[0-9]{1,3}(?:[.,][0-9]{1,2})?", text.strip()):
+        raise argparse.ArgumentTypeError("give an amount such as 0.50 (from 0 to 999.99)")
+    return Decimal(text.strip().replace(",", "."))
 
 
 def cmd_audit(args) -> int:

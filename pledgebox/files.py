@@ -73,6 +73,9 @@ def read_small(path: Path, limit: int, failed: Callable[[str], Exception],
     """The whole of a file that must hold at most limit bytes (a hostile one may be huge), or the caller's errors."""
     try:
         with open(path, "rb") as file:
+            # A regular file says its size: refused before a byte is read (a pipe or a device says 0).
+            if os.fstat(file.fileno()).st_size > limit:
+                raise too_large()
             data = file.read(limit + 1)
     except OSError as exc:
         raise failed(f"{path}: {exc.strerror}") from None

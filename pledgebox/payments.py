@@ -1,66 +1,61 @@
-"""Bank statements: read the incoming payments from a CSV export and match them to the pledges by reference."""
+"""Payments: the bank statements review was given, merged, and matched to the pledges by reference."""
 
 from __future__ import annotations
 
-import csv
-import io
 import re
-from collections import Counter
-from collections.abc import Iterable, Sequence
+from collections.abc import Sequence
 from dataclasses import dataclass, field
-from decimal import Decimal, InvalidOperation
+from decimal import Decimal
+from itertools import groupby
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-from . import files, pledges
-from .errors import PledgeboxError
+from . import pledges, statements
+from .errors import UsageError
+from .statements import Booking, Statement, StatementUnreadable
 
 if TYPE_CHECKING:
     from .review import Entry
 
-MAX_PAYMENTS_BYTES = 64 * 1024 * 1024
-
-
-class PaymentsUnreadable(PledgeboxError):
-    """The payments file could not be read:"""
-
-    hint = ("export the bank statement as CSV with a header row that has a reference column (e.g. "
-            "'Verwendungszweck', 'Reference') and an amount column (e.g. 'Betrag', 'Amount')")
-
-
-_REFERENCE_WORDS = frozenset({
-    "reference", "referenz", "zahlungsreferenz", "kundenreferenz", "verwendungszweck", "vwz", "remittance",
-    "purpose", "description", "beschreibung", "memo", "betreff", "buchungstext", "details"})
-_AMOUNT_WORDS = ("amount", "betrag", "umsatz", "haben", "credit", "gutschrift", "received", "paid", "value")
-_DAY_WORDS = frozenset({"date", "datum", "buchungstag", "buchungsdatum", "valuta", "valutadatum",
-                        "wertstellung", "booking", "day"})
-_WORD = re.compile(r"[a-zäöüß]+")
 _NOT_ALNUM = re.compile(r"[^0-9A-Za-z]+")
 _READ_AS = str.maketrans({"O": "0", "I": "1", "L": "1"})
-_MONEY_NOISE = re.compile(r"[\s\u00a0\u202f\u2009'’]|€|EUR", re.IGNORECASE)
+_SEALED = re.compile(rb'\A[^ \n]{1,100} \{"v":')
+SIZE = pledges.REFERENCE_DATA + 1  # a reference's characters without its dash
 
 
 @dataclass
 class Payment:
-    """One incoming payment from the bank statement."""
+    """One payment of a bank statement (negative: a credit taken back) and what matching made of it."""
 
-    row: int
+    file: str
+    where: str  # "row 12", "entry 3, transaction 2", "booking 7"
     amount: Decimal
-    text: str  # the remittance text: every reference-like column of the row
+    text: str  # the remittance text searched for references
     day: str = ""
-    references: list[str] = field(default_factory=list)  # known references found in text
+    ids: frozenset[str] = frozenset()  # the bank's references, to find the same booking in another file
+    family: str = ""  # "CAMT", "MT940" or "CSV": bank references compare only within one family
+    statement: int = 0  # which of the statements given it comes from
+    references: list[str] = field(default_factory=list)  # the known references it pays
+    near: str = ""  # the known reference a mistyped one probably meant
     note: str = ""  # for a payment without a known reference: what review made of it
+
+    @classmethod
+    def from_booking(cls, file: str, booking: Booking, family: str, statement: int) -> Payment:
+        """The payment of one booking of statement number `statement`, read from file."""
+        return cls(file, booking.where, booking.amount, booking.text, booking.day, booking.ids, family, statement)
 
 
 @dataclass
 class Payments:
-    """A bank statement as review reads it."""
+    """The statements review read, and their payments in file order."""
 
-    path: str
+    statements: list[tuple[str, Statement]]
     payments: list[Payment]
-    columns: str  # how the columns were understood, for the report
-    outgoing: int = 0  # rows with an amount of zero or less: not donations
-    unreadable: list[int] = field(default_factory=list)  # rows whose amount could not be read
+
+    @property
+    def currency(self) -> str:
+        """The statements' currency ('' when only CSV files say nothing about it)."""
+        return next((s.currency for _, s in self.statements if s.currency), "")
 
 
 @dataclass
@@ -68,201 +63,201 @@ class Matching:
     """The outcome of matching payments to pledges."""
 
     payments: Payments
+    counted: list[Payment]  # every payment, each booking once
+    duplicates: list[Payment]  # the same booking found again in another file: not counted again
     received: Decimal  # money matched to a pledge
     unknown: list[Payment]
+    fee_tolerance: Decimal = Decimal(0)
+    accept_near: bool = False
 
     @property
     def unknown_total(self) -> Decimal:
+        """The sum of the payments without a known reference."""
         return sum((p.amount for p in self.unknown), Decimal(0))
 
+    @property
+    def near(self) -> list[Payment]:
+        """Payments whose reference has a typo: counted with --accept-near, else listed as unknown."""
+        return [p for p in self.counted if p.near]
 
-def _words(header: str) -> list[str]:
-    return _WORD.findall(header.lower())
-
-
-def _columns(row: list[str]) -> tuple[list[int], int, int | None] | None:
-    """(reference columns, amount column, day column) if row is a header row, else None."""
-    names = [_words(cell) for cell in row]
-    amount = None
-    for word in _AMOUNT_WORDS:  # in order of preference: 'Betrag' before 'Haben'
-        # The first word decides: 'Value date' is a date, not an amount.
-        amount = next((i for i, words in enumerate(names)
-                       if words[:1] == [word] and not _DAY_WORDS.intersection(words)), None)
-        if amount is not None:
-            break
-    references = [i for i, words in enumerate(names) if _REFERENCE_WORDS.intersection(words) and i != amount]
-    if not references or amount is None:
-        return None
-    day = next((i for i, words in enumerate(names) if _DAY_WORDS.intersection(words) and i != amount), None)
-    return references, amount, day
+    @property
+    def near_total(self) -> Decimal:
+        """The sum of the payments with a mistyped reference."""
+        return sum((p.amount for p in self.near), Decimal(0))
 
 
-def _decimal_mark(cells: Iterable[str], delimiter: str) -> str:
-    """The file's decimal mark, from the amounts that are unambiguous ('1,5', '1.234,50', '12.30')."""
-    votes = Counter()
-    for cell in cells:
-        cell = _MONEY_NOISE.sub("", cell)
-        if re.search(r"[.,]", cell) is None:
-            continue
-        last = max(cell.rfind(","), cell.rfind("."))
-        digits_after = len(cell) - last - 1
-        if ("," in cell and "." in cell) or digits_after in (1, 2):
-            votes[cell[last]] += 1
-    if votes:
-        return votes.most_common(1)[0][0]
-    return "," if delimiter == ";" else "."
+def read_payments(paths: Sequence[Path]) -> Payments:
+    """Read every statement (CAMT, MT940 or CSV, by content); refuse a file of sealed pledges given by mistake."""
+    for path in paths:
+        if _looks_sealed(path):
+            raise UsageError(f"{path} is a file of collected pledges, not a bank statement.",
+                             hint="give the files `collect` wrote before --payments, and the statements after it")
+    read = [(str(path), statements.read(path)) for path in paths]
+    currencies = {s.currency for _, s in read if s.currency}
+    if len(currencies) > 1:
+        raise StatementUnreadable("the statements are in different currencies: " + ", ".join(sorted(currencies)),
+                                  hint="give the statements of one account at a time")
+    return Payments(read, [Payment.from_booking(name, b, s.family, i) for i, (name, s) in enumerate(read)
+                           for b in s.bookings])
 
 
-def parse_money(text: str, decimal_mark: str = ".") -> Decimal | None:
-    """'1.234,50', '1,234.50', '-12,00', '25,00 €', '+25' → Decimal; None if it is not an amount."""
-    text = _MONEY_NOISE.sub("", text)
-    sign = 1
-    if text and text[0] in "+-":
-        sign, text = (-1 if text[0] == "-" else 1), text[1:]
-    elif text.endswith("-"):  # '25,00-' in some German exports
-        sign, text = -1, text[:-1]
-    if not re.fullmatch(r"[0-9][0-9.,]*", text):
-        return None
-    if "," in text and "." in text:
-        decimal = text[max(text.rfind(","), text.rfind("."))]
-    elif "," in text or "." in text:
-        mark = "," if "," in text else "."
-        parts = text.split(mark)
-        if len(parts) > 2 or (len(parts[1]) == 3 and mark != decimal_mark):
-            decimal = ""  # only grouping: '1,234,567' or '1,234' in an English file
-        else:
-            decimal = mark
-    else:
-        decimal = ""
-    group = {"": "", ",": ".", ".": ","}[decimal]
-    whole, _, fraction = text.partition(decimal) if decimal else (text, "", "")
-    if decimal and not re.fullmatch(r"[0-9]{1,2}", fraction):
-        return None
-    grouping = "," if not decimal and "," in whole else "." if not decimal and "." in whole else group
-    if grouping and grouping in whole:
-        if not re.fullmatch(rf"[0-9]{{1,3}}(?:{re.escape(grouping)}[0-9]{{3}})+", whole):
-            return None
-        whole = whole.replace(grouping, "")
-    if not re.fullmatch(r"[0-9]+", whole):
-        return None
+def _looks_sealed(path: Path) -> bool:
+    """True if path starts like a file of collected pledges (given after --payments by mistake)."""
     try:
-        return sign * Decimal(f"{whole}.{fraction or '0'}").quantize(Decimal("0.01"))
-    except InvalidOperation:
-        return None
-
-
-def _decode(data: bytes) -> str:
-    """Bank exports are UTF-8 (maybe with a BOM) or Windows-1252."""
-    try:
-        return data.decode("utf-8-sig")
-    except UnicodeDecodeError:
-        return data.decode("cp1252", errors="replace")
-
-
-def read_payments(path: Path) -> Payments:
-    """Read a bank statement exported as CSV: a header row, then one row per booking."""
-    path = Path(path)
-    data = files.read_small(path, MAX_PAYMENTS_BYTES, PaymentsUnreadable,
-                            lambda: PaymentsUnreadable(f"{path} is larger than {MAX_PAYMENTS_BYTES // 2**20} MiB"))
-    text = _decode(data)
-    readings = []
-    for delimiter in (";", ",", "\t"):
-        rows = list(csv.reader(io.StringIO(text, newline=""), delimiter=delimiter))
-        # Some banks put account details above the header: look at the first rows.
-        index, found = next(((i, f) for i, row in enumerate(rows[:30]) if (f := _columns(row))), (0, None))
-        if found:
-            readings.append((len(rows[index]), delimiter, index, rows, found))
-    if not readings:
-        raise PaymentsUnreadable(f"{path}: no header row with a reference column and an amount column")
-    # The delimiter that splits the header into the most columns is the file's.
-    _, delimiter, index, rows, (reference_columns, amount_column, day_column) = max(readings, key=lambda r: r[0])
-    header = rows[index]
-    body = [(number, row) for number, row in enumerate(rows[index + 1:], start=index + 2) if any(row)]
-    mark = _decimal_mark((row[amount_column] for _, row in body if amount_column < len(row)), delimiter)
-    result = Payments(str(path), [], columns=(
-        f"amount from {header[amount_column]!r}, references from "
-        + ", ".join(repr(header[i]) for i in reference_columns)
-        + f"; {'decimal comma' if mark == ',' else 'decimal point'}"))
-    for number, row in body:
-        cell = row[amount_column] if amount_column < len(row) else ""
-        amount = parse_money(cell, mark)
-        if amount is None:
-            result.unreadable.append(number)
-            continue
-        if amount <= 0:
-            result.outgoing += 1
-            continue
-        remittance = " ".join(row[i] for i in reference_columns if i < len(row))
-        day = row[day_column] if day_column is not None and day_column < len(row) else ""
-        result.payments.append(Payment(number, amount, remittance, day))
-    return result
+        with open(path, "rb") as file:
+            return bool(_SEALED.match(file.read(200)))
+    except OSError:
+        return False
 
 
 def find_references(text: str, known: dict[str, str]) -> list[str]:
     """The known references inside a remittance text: any case, any separators, anywhere."""
     # Banks break long remittance lines and donors add spaces or dashes: compare without them.
     compact = _NOT_ALNUM.sub("", text).upper().translate(_READ_AS)
-    size = pledges.REFERENCE_DATA + 1
     found = []
-    for start in range(len(compact) - size + 1):
-        reference = known.get(compact[start:start + size])
+    for start in range(len(compact) - SIZE + 1):
+        reference = known.get(compact[start:start + SIZE])
         if reference and reference not in found:
             found.append(reference)
     return found
 
 
-def _near(code: str, known: dict[str, str]) -> str | None:
-    """A known reference one typo away from code (one character wrong, or two neighbours swapped)."""
-    for compact, reference in known.items():
-        diff = [i for i in range(len(code)) if code[i] != compact[i]]
-        if len(diff) == 1 or (len(diff) == 2 and diff[1] == diff[0] + 1
-                              and code[diff[0]] == compact[diff[1]] and code[diff[1]] == compact[diff[0]]):
-            return reference
-    return None
+class Typos:
+    """Known references by every one-typo variant (one character wrong, two neighbours swapped)."""
+
+    def __init__(self, known: dict[str, str]):
+        self.known = known
+        self._index: dict[str, str | None] | None = None
+
+    def _build(self) -> dict[str, str | None]:
+        """Every variant of every known reference → that reference (None when two share it)."""
+        index: dict[str, str | None] = {}
+        for code, reference in self.known.items():
+            variants = [code[:i] + "?" + code[i + 1:] for i in range(SIZE)]
+            variants += ["~" + code[:i] + code[i + 1] + code[i] + code[i + 2:] for i in range(SIZE - 1)]
+            for variant in variants:
+                # A variant two references share says nothing about which one was meant.
+                index[variant] = reference if index.get(variant, reference) == reference else None
+        return index
+
+    def near(self, code: str) -> str | None:
+        """The one known reference that code is a typo of, or None."""
+        if self._index is None:
+            self._index = self._build()  # built once, and only when some payment needs it
+        found = {self._index.get(code[:i] + "?" + code[i + 1:]) for i in range(SIZE)}
+        found.add(self._index.get("~" + code))
+        found.discard(None)
+        return found.pop() if len(found) == 1 else None
 
 
-def explain_unknown(text: str, known: dict[str, str]) -> str:
-    """What a remittance text without a known reference seems to hold."""
+def explain_unknown(text: str, typos: Typos) -> tuple[str, str]:
+    """What a remittance text without a known reference seems to hold, and the reference a typo probably meant."""
     tokens = _NOT_ALNUM.split(text.upper())
-    size = pledges.REFERENCE_DATA + 1
     for i in range(len(tokens)):
         joined = ""
         for token in tokens[i:i + 4]:
             joined += token
-            if len(joined) >= size:
+            if len(joined) >= SIZE:
                 break
-        if len(joined) != size or not any(ch.isdigit() for ch in joined):
+        if len(joined) != SIZE or not any(ch.isdigit() for ch in joined):
             continue
         code = joined.translate(_READ_AS)
         reference = pledges.normalize_reference(code)
         if reference:
-            return f"reference {reference} is not among the pledges"
-        near = _near(code, known)
+            return f"reference {reference} is not among the pledges", ""
+        near = typos.near(code)
         if near:
-            return f"{code[:5]}-{code[5:]} has a wrong check character: a typo of {near}?"
-    return "no reference found"
+            return f"{code[:5]}-{code[5:]} has a wrong check character: a typo of {near}?", near
+    return "no reference found", ""
 
 
-def match(entries: Sequence[Entry], payments: Payments) -> Matching:
+def _keys(payment: Payment) -> list[tuple]:
+    """What identifies a booking in another file: a bank reference, or its day, amount and what it pays.
+
+    The last also names the kind of references the payment has: bank references decide when both files have
+    them in one format (a CAMT.054 beside its CAMT.053), but across formats a bank may number its bookings
+    differently, and a CSV export has none; there day, amount and the references paid decide.
+    """
+    keys: list[tuple] = [("id", payment.day, payment.amount, i) for i in sorted(payment.ids)]
+    paid = tuple(payment.references) or _NOT_ALNUM.sub("", payment.text).upper()
+    if payment.day:
+        keys.append(("paid", payment.day, payment.amount, paid, payment.family if payment.ids else ""))
+    return keys
+
+
+def _wanted(payment: Payment, families: list[str]) -> list[tuple]:
+    """The keys under which an earlier copy of payment would be found."""
+    keys = _keys(payment)
+    if keys and keys[-1][0] == "paid":
+        paid = keys.pop()[:-1]
+        keys += [(*paid, kind) for kind in ["", *families] if not (payment.ids and kind == payment.family)]
+    return keys
+
+
+def merge_duplicates(payments: Sequence[Payment]) -> tuple[list[Payment], list[Payment]]:
+    """(each booking once, the copies found in later files: a CAMT.054 beside its CAMT.053, an MT940 …)."""
+    seen: dict[tuple, list[Payment]] = {}  # the payments of the files done, by key
+    families = sorted({p.family for p in payments})
+    kept, copies = [], []
+    for _, group in groupby(payments, key=lambda p: p.statement):
+        # Each earlier payment stands for one copy per later file: two equal transfers in one file are two.
+        used: set[int] = set()
+        cursor: dict[tuple, int] = {}  # per key, how many earlier payments this file has used up
+        new = []
+        for payment in group:
+            earlier = None
+            for key in _wanted(payment, families):
+                candidates = seen.get(key, ())
+                i = cursor.get(key, 0)
+                while i < len(candidates) and id(candidates[i]) in used:
+                    i += 1
+                cursor[key] = i
+                if i < len(candidates):
+                    earlier = candidates[i]
+                    break
+            if earlier is None:
+                new.append(payment)
+            else:
+                used.add(id(earlier))
+                copies.append(payment)
+        for payment in new:
+            for key in _keys(payment):
+                seen.setdefault(key, []).append(payment)
+        kept += new
+    return kept, copies
+
+
+def match(entries: Sequence[Entry], payments: Payments, *, fee_tolerance: Decimal = Decimal(0),
+          accept_near: bool = False) -> Matching:
     """Mark each pledge with the money received for its reference; list payments nobody pledged."""
     by_reference: dict[str, Entry] = {}
     for entry in entries:
-        entry.received = Decimal(0)
+        entry.received, entry.tolerance = Decimal(0), fee_tolerance
         by_reference.setdefault(entry.reference, entry)
     known = {reference.replace("-", ""): reference for reference in by_reference}
-    received, unknown = Decimal(0), []
+    typos = Typos(known)
     for payment in payments.payments:
         payment.references = find_references(payment.text, known)
         if not payment.references:
-            payment.note = explain_unknown(payment.text, known)
+            payment.note, payment.near = explain_unknown(payment.text, typos)
+    counted, duplicates = merge_duplicates(payments.payments)
+    received, unknown = Decimal(0), []
+    for payment in counted:
+        references = payment.references or ([payment.near] if accept_near and payment.near else [])
+        if not references:
             unknown.append(payment)
             continue
         received += payment.amount
-        # One transfer for several pledges: fill each in turn, the rest goes to the last.
-        left = payment.amount
-        for i, reference in enumerate(payment.references):
-            entry = by_reference[reference]
-            share = left if i == len(payment.references) - 1 else min(left, max(entry.amount - entry.received, 0))
-            entry.received += share
-            left -= share
-    return Matching(payments, received, unknown)
+        _allocate(payment.amount, [by_reference[r] for r in references])
+    return Matching(payments, counted, duplicates, received, unknown, fee_tolerance, accept_near)
+
+
+def _allocate(amount: Decimal, entries: list[Entry]) -> None:
+    """One transfer for several pledges fills each in turn, the rest to the last; a reversal undoes the first."""
+    if amount < 0:
+        entries[0].received += amount
+        return
+    for i, entry in enumerate(entries):
+        share = amount if i == len(entries) - 1 else min(amount, max(entry.amount - entry.received, 0))
+        entry.received += share
+        amount -= share

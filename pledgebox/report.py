@@ -13,7 +13,7 @@ from pathlib import Path
 
 from . import files
 from .errors import OutputExists, PledgeboxError
-from .payments import Matching
+from .payments import Matching, Payment
 from .review import Entry, Result
 from .safetext import csv_cell, fit, terminal, width
 
@@ -34,18 +34,31 @@ def write_private(path: Path, text: str, *, encoding: str = "utf-8") -> None:
     files.create(path, text.encode(encoding), functools.partial(OutputExists, hint=OUTPUT_HINT), OutputError)
 
 
-def csv_text(result: Result, matching: Matching | None = None) -> str:
-    """The pledges as CSV for a spreadsheet, every cell neutralised against formulas."""
+def csv_text(result: Result, matching: Matching | None = None, *, german: bool = False) -> str:
+    """The pledges as CSV for a spreadsheet, every cell neutralised against formulas.
+
+    german: ';' between cells and ',' as the decimal mark, as German spreadsheet programs read numbers.
+    """
     columns = [*TABLE[:3], "currency", *TABLE[3:], "language", "campaign", "copies"]
     if matching:
-        columns += ["received", "status"]
+        columns += ["received", "status", "short"]
     buffer = io.StringIO(newline="")
-    writer = csv.writer(buffer, quoting=csv.QUOTE_ALL, lineterminator="\r\n")
+    writer = csv.writer(buffer, delimiter=";" if german else ",", quoting=csv.QUOTE_ALL, lineterminator="\r\n")
     writer.writerow(columns)
     for entry in result.entries:
         values = {**entry.document(matching is not None), "copies": str(len(entry.sources))}
-        writer.writerow([csv_cell(values[name]) for name in columns])
+        # Amounts are written by review itself, never by a donor: numbers, not text to neutralise.
+        writer.writerow([values[name].replace(".", ",") if german and name in _AMOUNTS else
+                         values[name] if name in _AMOUNTS else csv_cell(values[name]) for name in columns])
     return buffer.getvalue()
+
+
+_AMOUNTS = frozenset({"amount", "received", "short"})
+
+
+def _place(p: Payment) -> dict:
+    """Where a payment is, as JSON values."""
+    return {"file": p.file, "where": p.where, "day": p.day, "amount": f"{p.amount:.2f}"}
 
 
 def json_document(result: Result, matching: Matching | None = None) -> dict:
@@ -66,12 +79,25 @@ def json_document(result: Result, matching: Matching | None = None) -> dict:
     }
     if matching:
         doc["payments"] = {
-            "file": matching.payments.path,
+            "files": [{"file": name, "kind": s.kind, "currency": s.currency, "incoming": len(s.bookings),
+                       "outgoing": s.outgoing, "pending": s.pending, "unreadable": s.unreadable}
+                      for name, s in matching.payments.statements],
             "received": f"{matching.received:.2f}",
-            "unknown": [{"row": p.row, "day": p.day, "amount": f"{p.amount:.2f}", "text": p.text, "note": p.note}
+            "pledged": f"{result.pledged:.2f}",
+            "fee_tolerance": f"{matching.fee_tolerance:.2f}",
+            "accept_near": matching.accept_near,
+            "counted_once": [_place(p) for p in matching.duplicates],
+            "unknown": [_place(p) | {"text": p.text, "note": p.note, "probably": p.near or None}
                         for p in matching.unknown],
+            "near": [_place(p) | {"reference": p.near, "counted": matching.accept_near} for p in matching.near],
+            "raised": raised_command(result, matching),
         }
     return doc
+
+
+def raised_command(result: Result, matching: Matching) -> str:
+    """The command that publishes the amount received and pledged."""
+    return f"python app.py raised {matching.received:.2f} --pledged {result.pledged:.2f}"
 
 
 def totals(entries: Sequence[Entry]) -> dict[str, dict[str, tuple[int, Decimal, Decimal]]]:
@@ -104,7 +130,8 @@ def table(entries: Sequence[Entry], *, payments: bool = False, columns: int | No
         cells = {name: terminal(str(getattr(entry, name))) for name in TABLE}
         cells["amount"] = money(entry.amount)
         if payments:
-            cells |= {"received": money(entry.received), "status": entry.status}
+            short = f", {money(entry.short)} short" if entry.short else ""
+            cells |= {"received": money(entry.received), "status": entry.status + short}
         rows.append(cells)
     widths = {name: max([width(name)] + [width(r[name]) for r in rows]) for name in names}
     if not wide:
@@ -202,29 +229,52 @@ def _warnings(result: Result, err) -> None:
 
 def _payments_report(result: Result, matching: Matching, out, err) -> None:
     """Which pledges are paid, which payments are unknown, and the command that publishes the total."""
-    payments = matching.payments
-    counts = Counter(entry.status for entry in result.entries)
-    matched = len(payments.payments) - len(matching.unknown)
     print(file=out)
-    print(f"Payments from {terminal(payments.path)} ({terminal(payments.columns)}): "
-          f"{len(payments.payments)} incoming, {matched} matched to pledges.", file=out)
-    if payments.outgoing:
-        print(f"  {count(payments.outgoing, 'row')} with an amount of zero or less "
-              f"{'was' if payments.outgoing == 1 else 'were'} left out (outgoing).", file=out)
-    if payments.unreadable:
-        rows = ", ".join(str(n) for n in payments.unreadable[:10]) + (" …" if len(payments.unreadable) > 10 else "")
-        print(f"pledgebox: warning: {terminal(payments.path)}: the amount of rows {rows} could not be read, "
-              "they were left out", file=err)
+    for name, statement in matching.payments.statements:
+        left_out = [(statement.outgoing, "outgoing"), (statement.pending, "not booked yet")]
+        print(f"Payments from {terminal(name)} ({terminal(statement.kind)}): {len(statement.bookings)} incoming"
+              + "".join(f", {n} {what} left out" for n, what in left_out if n) + ".", file=out)
+        if statement.unreadable:
+            where = ", ".join(statement.unreadable[:10]) + (" …" if len(statement.unreadable) > 10 else "")
+            print(f"pledgebox: warning: {terminal(name)}: the amount of {terminal(where)} could not be read, "
+                  "left out", file=err)
+    if matching.duplicates:
+        n = len(matching.duplicates)
+        print(f"{count(n, 'payment')} found in two files {'was' if n == 1 else 'were'} counted once.", file=out)
+    counted = matching.counted
+    print(f"{len(counted)} incoming, {len(counted) - len(matching.unknown)} matched to pledges.", file=out)
+    several = len(matching.payments.statements) > 1
     if matching.unknown:
         print(f"{count(len(matching.unknown), 'payment')} ({money(matching.unknown_total)}) "
-              f"{'has' if len(matching.unknown) == 1 else 'have'} no known reference:",
-              file=out)
+              f"{'has' if len(matching.unknown) == 1 else 'have'} no known reference:", file=out)
         for p in matching.unknown:
-            print(f"  row {p.row:<5} {fit(terminal(p.day), 10):10} {money(p.amount):>12}  {terminal(p.note)}  "
+            print(f"  {_where(p, several)} {fit(terminal(p.day), 10):10} {money(p.amount):>12}  {terminal(p.note)}  "
                   f"\"{fit(terminal(p.text), 60)}\"", file=out)
+    if matching.near and matching.accept_near:
+        print(f"{count(len(matching.near), 'payment')} ({money(matching.near_total)}) counted for the reference "
+              "a typo probably meant (--accept-near):", file=out)
+        for p in matching.near:
+            print(f"  {_where(p, several)} {money(p.amount):>12}  → {p.near}", file=out)
+    elif matching.near:
+        print(f"{count(len(matching.near), 'payment')} ({money(matching.near_total)}) with a mistyped reference: "
+              "check them, then --accept-near counts them for the reference they probably meant.", file=out)
+    _received(result, matching, out)
+
+
+def _where(payment: Payment, with_file: bool) -> str:
+    """Where a payment is: 'row 12', or 'camt.xml: entry 3' when review was given several statements."""
+    where = f"{Path(payment.file).name}: {payment.where}" if with_file else payment.where
+    return f"{fit(terminal(where), 30):30}"
+
+
+def _received(result: Result, matching: Matching, out) -> None:
+    """The total received, the statuses, and the command that publishes the total."""
+    counts = Counter(entry.status for entry in result.entries)
+    short = sum(1 for entry in result.entries if entry.short)
+    fees = f" ({short} of them less than pledged, within --fee-tolerance {matching.fee_tolerance:.2f})" if short else ""
     print(f"Received: {money(matching.received)} of {money(result.pledged)} pledged: "
-          + ", ".join(f"{counts.get(s, 0)} {s}" for s in STATUSES) + ".", file=out)
+          + ", ".join(f"{counts.get(s, 0)} {s}" + (fees if s == "received" else "") for s in STATUSES) + ".",
+          file=out)
     print("To publish the amount received, run on the server:", file=out)
     print(f"  python app.py raised {matching.received:.2f}", file=out)
-    print(f"  (or, to show the amount pledged as well: python app.py raised {matching.received:.2f} "
-          f"--pledged {result.pledged:.2f})", file=out)
+    print(f"  (or, to show the amount pledged as well: {raised_command(result, matching)})", file=out)

@@ -64,6 +64,7 @@ class Entry:
     record_id: str
     sources: list[Source] = field(default_factory=list)
     received: Decimal = Decimal(0)
+    tolerance: Decimal = Decimal(0)  # what may be missing (bank fees) for the pledge to count as received
 
     def same_pledge(self, other: Entry) -> bool:
         """True if other holds exactly the same pledge (a copy collected twice)."""
@@ -74,7 +75,12 @@ class Entry:
         """received, partly received or open, from the payments matched to it."""
         if self.received <= 0:
             return "open"
-        return "received" if self.received >= self.amount else "partly received"
+        return "received" if self.received >= self.amount - self.tolerance else "partly received"
+
+    @property
+    def short(self) -> Decimal:
+        """How much less than pledged arrived for a pledge counted as received (bank fees), else 0."""
+        return max(self.amount - self.received, Decimal(0)) if self.status == "received" else Decimal(0)
 
     def document(self, with_payments: bool) -> dict:
         """The entry as plain JSON values."""
@@ -82,7 +88,7 @@ class Entry:
             "amount": f"{self.amount:.2f}", "campaign": self.campaign,
             "sources": [{"file": s.file, "line": s.line} for s in self.sources]}
         if with_payments:
-            doc |= {"received": f"{self.received:.2f}", "status": self.status}
+            doc |= {"received": f"{self.received:.2f}", "status": self.status, "short": f"{self.short:.2f}"}
         return doc
 
 

@@ -10,8 +10,8 @@ from pathlib import Path
 import pytest
 import webtest
 
-from helpers import PASSPHRASE, Clock, campaign_toml
-from pledgebox import config, sealing, web
+from helpers import FAST_SCRYPT, PASSPHRASE, Clock, campaign_toml
+from pledgebox import cli, config, sealing, web
 
 
 @pytest.fixture(scope="session")
@@ -68,3 +68,21 @@ def clock() -> Clock:
 def client(cfg, clock) -> webtest.TestApp:
     """A WebTest client of a fresh app on tmp_path."""
     return webtest.TestApp(web.build_app(cfg, clock=clock))
+
+
+@pytest.fixture
+def keyfile(tmp_path, identity):
+    """The first organiser's identity file, with fast test scrypt."""
+    path = tmp_path / "org.identity"
+    identity.save(path, PASSPHRASE, scrypt_n=FAST_SCRYPT)
+    return path
+
+
+@pytest.fixture
+def run(keyfile, passfile, capsys):
+    """Run review through cli.main; return (exit code, stdout, stderr)."""
+    def run(*args, identity=keyfile):
+        code = cli.main(["review", *map(str, args), "--identity", str(identity), "--passphrase-file", str(passfile)])
+        out, err = capsys.readouterr()
+        return code, out, err
+    return run

@@ -4,10 +4,11 @@ from __future__ import annotations
 
 import base64
 import hashlib
+import json
 import re
 import time
 
-from pledgebox import cli, sealing
+from pledgebox import cli, pledges, sealing
 
 TEST_IBAN = "DE89370400440532013000"  # the standard example IBAN from bank documentation
 FAST_SCRYPT = 2**10
@@ -81,3 +82,35 @@ def pledge_through(client, clock, lang: str = "en", **fields):
     assert check.status_int == 200, check.text
     clock.advance(5)
     return check.forms[0].submit()
+
+
+# -- sealed pledges for review and payments ---------------------------------------------------------
+
+CAMPAIGN = "test-campaign"  # the campaign id of the review tests' sealed pledges
+
+
+def ref(n: int) -> str:
+    """A valid reference code for test pledge n."""
+    return pledges.make_reference(b"test%d" % n)
+
+
+def plaintext(n: int = 0, **fields) -> bytes:
+    """A pledge's plaintext as the web app seals it."""
+    doc = {"reference": ref(n), "amount": "25.00", "currency": "EUR", "designation": "split", "method": "sepa",
+           "pseudonym": "", "contact": "", "message": "", "language": "en", "day": "2026-11-25"} | fields
+    return json.dumps(doc, ensure_ascii=False, separators=(",", ":")).encode()
+
+
+def sealed(identities, n: int = 0, **fields) -> bytes:
+    """A sealed record of pledge n to the given identities."""
+    return sealing.seal(plaintext(n, **fields), [i.recipient for i in identities], CAMPAIGN)
+
+
+def write_records(path, items) -> None:
+    """A collected file: RECORD_ID SP RECORD LF per record."""
+    path.write_bytes(b"".join(record_id.encode() + b" " + record + b"\n" for record_id, record in items))
+
+
+def rows(out: str) -> list[str]:
+    """The table lines that show a pledge."""
+    return [line for line in out.splitlines() if re.match(r"[0-9A-Z]{5}-[0-9A-Z]{5}  ", line)]

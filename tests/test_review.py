@@ -10,63 +10,14 @@ import re
 import stat
 import tempfile
 import unicodedata
-from decimal import Decimal
 from pathlib import Path
 
 import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from helpers import FAST_SCRYPT, PASSPHRASE
-from pledgebox import cli, keys, payments, pledges, report, review, safetext, sealing
-
-CAMPAIGN = "test-campaign"
-
-
-def ref(n: int) -> str:
-    """A valid reference code for test pledge n."""
-    return pledges.make_reference(b"test%d" % n)
-
-
-def plaintext(n: int = 0, **fields) -> bytes:
-    """A pledge's plaintext as the web app seals it."""
-    doc = {"reference": ref(n), "amount": "25.00", "currency": "EUR", "designation": "split", "method": "sepa",
-           "pseudonym": "", "contact": "", "message": "", "language": "en", "day": "2026-11-25"} | fields
-    return json.dumps(doc, ensure_ascii=False, separators=(",", ":")).encode()
-
-
-def sealed(identities, n: int = 0, **fields) -> bytes:
-    """A sealed record of pledge n to the given identities."""
-    return sealing.seal(plaintext(n, **fields), [i.recipient for i in identities], CAMPAIGN)
-
-
-def write_records(path, items) -> None:
-    """A collected file: RECORD_ID SP RECORD LF per record."""
-    path.write_bytes(b"".join(record_id.encode() + b" " + record + b"\n" for record_id, record in items))
-
-
-@pytest.fixture
-def keyfile(tmp_path, identity):
-    """The first organiser's identity file, with fast test scrypt."""
-    path = tmp_path / "org.identity"
-    identity.save(path, PASSPHRASE, scrypt_n=FAST_SCRYPT)
-    return path
-
-
-@pytest.fixture
-def run(keyfile, passfile, capsys):
-    """Run review through cli.main; return (exit code, stdout, stderr)."""
-    def run(*args, identity=keyfile):
-        code = cli.main(["review", *map(str, args), "--identity", str(identity), "--passphrase-file", str(passfile)])
-        out, err = capsys.readouterr()
-        return code, out, err
-    return run
-
-
-def rows(out: str) -> list[str]:
-    """The table lines that show a pledge."""
-    return [line for line in out.splitlines() if re.match(r"[0-9A-Z]{5}-[0-9A-Z]{5}  ", line)]
-
+from helpers import CAMPAIGN, FAST_SCRYPT, PASSPHRASE, plaintext, ref, rows, sealed, write_records
+from pledgebox import cli, keys, report, review, safetext, sealing
 
 # -- opening and merging ---------------------------------------------------------------------------
 
@@ -442,120 +393,6 @@ def test_wide_characters_count_double():
     assert safetext.width("漢字") == 4
     assert safetext.width("é") == 1 and safetext.width("e\u0301") == 1
     assert safetext.fit("漢字漢字", 5) == "漢字…"
-
-
-# -- payments --------------------------------------------------------------------------------------
-
-@pytest.mark.parametrize("text, mark, amount", [
-    ("1.234,50", ",", "1234.50"), ("1,234.50", ".", "1234.50"), ("25,00", ",", "25.00"), ("25.5", ".", "25.50"),
-    ("1.234", ",", "1234.00"), ("1,234", ".", "1234.00"), ("1.234.567,89", ",", "1234567.89"),
-    ("-12,00", ",", "-12.00"), ("25,00-", ",", "-25.00"), ("+25,00 €", ",", "25.00"), ("EUR 1 234,50", ",", "1234.50"),
-    ("1\u00a0234,50 EUR", ",", "1234.50"), ("100", ".", "100.00"), ("1,234", ",", None), ("12,3456", ",", None),
-    ("1,23,456", ".", None), ("", ",", None), ("abc", ".", None), ("1.2.3,4,5", ",", None), ("-", ".", None),
-])
-def test_amounts_from_bank_statements(text, mark, amount):
-    assert payments.parse_money(text, mark) == (Decimal(amount) if amount else None)
-
-
-GERMAN = """Kontonummer:;DE89 3704 0044 0532 0130 00;
-Zeitraum:;01.11.2026 - 30.11.2026;
-
-Buchungstag;Valuta;Auftraggeber / Begünstigter;Buchungstext;Verwendungszweck;Betrag (EUR);Währung
-24.11.2026;24.11.2026;Max Muster;Gutschrift;{ref1};25,00;EUR
-24.11.2026;24.11.2026;Erika;Gutschrift;"Spende {ref2_loose} danke";1.000,00;EUR
-25.11.2026;25.11.2026;Jemand;Gutschrift;SPENDE {ref3_spaced};5,00;EUR
-25.11.2026;25.11.2026;Miete;Lastschrift;Miete November;-800,00;EUR
-26.11.2026;26.11.2026;Unbekannt;Gutschrift;{typo};10,00;EUR
-26.11.2026;26.11.2026;Fremd;Gutschrift;{unknown};7,50;EUR
-26.11.2026;26.11.2026;Ohne;Gutschrift;Für die Gefangenen;20,00;EUR
-27.11.2026;27.11.2026;Max Muster;Gutschrift;Rest {ref1};5,00;EUR
-"""
-
-
-def _typo(reference: str) -> str:
-    """reference with one character changed: its check character no longer fits."""
-    code = reference.replace("-", "")
-    wrong = pledges.ALPHABET[(pledges.ALPHABET.index(code[2]) + 1) % 32]
-    return code[:2] + wrong + code[3:]
-
-
-def test_a_german_bank_statement_is_matched_by_reference(tmp_path, identity, run):
-    amounts = {1: "50.00", 2: "1000.00", 3: "10.00", 4: "30.00"}
-    write_records(tmp_path / "a.sealed", [(f"r{n}", sealed([identity], n, amount=a)) for n, a in amounts.items()])
-    unknown = pledges.make_reference(b"nobody")
-    statement = GERMAN.format(ref1=ref(1), ref2_loose=ref(2).replace("-", "").lower(),
-                              ref3_spaced=ref(3)[:3] + " " + ref(3)[3:].replace("-", " "),
-                              typo=_typo(ref(4)), unknown=unknown)
-    bank = tmp_path / "umsaetze.csv"
-    bank.write_bytes(statement.encode("cp1252"))  # German banks often export Windows-1252
-    out_json = tmp_path / "p.json"
-    code, out, err = run(tmp_path / "a.sealed", "--payments", bank, "--json", out_json)
-    assert code == 0, err
-    status = {line[:11]: line for line in rows(out)}
-    assert status[ref(1)].rstrip().endswith("30.00  partly received")
-    assert status[ref(2)].rstrip().endswith("1,000.00  received")
-    assert status[ref(3)].rstrip().endswith("5.00  partly received")
-    assert status[ref(4)].rstrip().endswith("0.00  open")
-    assert "7 incoming, 4 matched to pledges" in out
-    assert "1 row with an amount of zero or less was left out" in out
-    assert "3 payments (37.50) have no known reference:" in out
-    assert f"a typo of {ref(4)}?" in out
-    assert f"reference {unknown} is not among the pledges" in out
-    assert "no reference found" in out
-    assert "Received: 1,035.00 of 1,090.00 pledged: 1 received, 2 partly received, 1 open." in out
-    assert "\n  python app.py raised 1035.00\n" in out
-    assert "python app.py raised 1035.00 --pledged 1090.00" in out
-    doc = json.loads(out_json.read_text())
-    assert doc["payments"]["received"] == "1035.00"
-    assert {p["reference"]: p["status"] for p in doc["pledges"]}[ref(2)] == "received"
-
-
-def test_an_english_statement_with_commas(tmp_path, identity, run):
-    write_records(tmp_path / "a.sealed", [("r1", sealed([identity], 1, amount="1234.50")),
-                                          ("r2", sealed([identity], 2, amount="20.00"))])
-    bank = tmp_path / "statement.csv"
-    bank.write_text(
-        "Date,Description,Reference,Amount,Balance\n"
-        f"2026-11-24,Transfer,\"Donation, ref {ref(1).lower()}\",\"1,234.50\",\"9,999.00\"\n"
-        f"2026-11-25,Transfer,{ref(2)},25.00,\"10,024.00\"\n"
-        "2026-11-25,Card,Coffee,-3.20,\"10,020.80\"\n", encoding="utf-8")
-    code, out, err = run(tmp_path / "a.sealed", "--payments", bank)
-    assert code == 0, err
-    status = {line[:11]: line.rstrip() for line in rows(out)}
-    assert status[ref(1)].endswith("1,234.50  received")
-    assert status[ref(2)].endswith("25.00  received")  # paid more than pledged: received
-    assert "python app.py raised 1259.50" in out
-
-
-def test_a_payments_file_without_the_columns_is_an_error_before_any_work(tmp_path, identity, run, monkeypatch):
-    write_records(tmp_path / "a.sealed", [("r1", sealed([identity], 1))])
-    bank = tmp_path / "bank.csv"
-    bank.write_text("Datum;Name;Summe\n01.01.2026;X;5,00\n", encoding="utf-8")
-    monkeypatch.setattr(keys, "load", lambda *a: pytest.fail("the identity was opened"))
-    code, _, err = run(tmp_path / "a.sealed", "--payments", bank)
-    assert code == 1
-    assert "no header row with a reference column and an amount column" in err
-    assert "Verwendungszweck" in err  # the hint names the expected columns
-
-
-def test_one_transfer_for_two_pledges_fills_both(identity):
-    entries = [review.Entry(reference=ref(n), day="2026-11-25", amount=Decimal(a), currency="EUR",
-                            designation="split", method="sepa", pseudonym="", contact="", message="",
-                            language="en", campaign=CAMPAIGN, record_id=f"r{n}") for n, a in ((1, "20"), (2, "30"))]
-    statement = payments.Payments("bank.csv", [payments.Payment(2, Decimal("60"), f"{ref(1)} und {ref(2)}")], "")
-    matching = payments.match(entries, statement)
-    assert matching.received == Decimal("60")
-    assert [(e.received, e.status) for e in entries] == [(Decimal("20"), "received"), (Decimal("40"), "received")]
-
-
-def test_a_reference_is_found_in_any_case_with_any_separators():
-    reference = ref(7)
-    known = {reference.replace("-", ""): reference}
-    code = reference.replace("-", "")
-    for text in (reference, reference.lower(), code, f"{code[:5]} {code[5:]}", f"{code[:5]}.{code[5:]}",
-                 f"Spende:{code}/danke", " ".join(code), f"x{code}y"):
-        assert payments.find_references(text, known) == [reference], text
-    assert payments.find_references(_typo(reference), known) == []
 
 
 @settings(max_examples=60, deadline=None)

@@ -3,12 +3,12 @@
 from __future__ import annotations
 
 import datetime
-import os
 import re
 from dataclasses import dataclass, field
 from decimal import Decimal
 from pathlib import Path
 
+from .. import files
 from ..errors import PledgeboxError
 
 MAX_BYTES = 64 * 1024 * 1024  # a year of a busy account's statements is a few MB
@@ -50,23 +50,27 @@ class Statement:
     pending: int = 0  # entries not booked yet (PDNG, INFO): they may still change or vanish
     unreadable: list[str] = field(default_factory=list)  # where an amount could not be read
 
+    @property
+    def family(self) -> str:
+        """'CAMT', 'MT940' or 'CSV'."""
+        return self.kind.split(" ")[0].split(".")[0].rstrip(":")
+
 
 def read_bytes(path: Path, limit: int = MAX_BYTES) -> bytes:
     """The file's bytes, refused before reading when larger than limit (or when it never ends)."""
     path = Path(path)
+    return files.read_small(
+        path, limit, lambda detail: StatementUnreadable(detail, hint="check the file name"),
+        lambda: StatementUnreadable(f"{path} is larger than {limit // 2**20} MiB",
+                                    hint="export a shorter period (a month or a quarter) from the bank"))
+
+
+def decode(data: bytes) -> str:
+    """Bank exports are UTF-8 (maybe with a BOM) or Windows-1252 (also Latin-1, which it extends)."""
     try:
-        with open(path, "rb") as file:
-            size = os.fstat(file.fileno()).st_size
-            if size > limit:
-                raise StatementUnreadable(f"{path} is larger than {limit // 2**20} MiB",
-                                          hint="export a shorter period (a month or a quarter) from the bank")
-            data = file.read(limit + 1)  # a pipe or device reports no size
-    except OSError as exc:
-        raise StatementUnreadable(f"{path}: {exc.strerror}", hint="check the file name") from None
-    if len(data) > limit:
-        raise StatementUnreadable(f"{path} is larger than {limit // 2**20} MiB",
-                                  hint="export a shorter period (a month or a quarter) from the bank")
-    return data
+        return data.decode("utf-8-sig")
+    except UnicodeDecodeError:
+        return data.decode("cp1252", errors="replace")
 
 
 _XML_START = re.compile(rb"\A(?:\xef\xbb\xbf)?\s*<")

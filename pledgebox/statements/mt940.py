@@ -10,7 +10,7 @@ import logging
 from decimal import Decimal
 from pathlib import Path
 
-from .base import Booking, ExtraMissing, Statement, StatementUnreadable, without_placeholders
+from .base import Booking, ExtraMissing, Statement, StatementUnreadable, decode, without_placeholders
 
 _HINT = "export the statement again from the bank (MT940, or CAMT.053 if the bank offers it)"
 
@@ -29,19 +29,11 @@ def _library():
     return mt940
 
 
-def _decode(data: bytes) -> str:
-    """MT940 files are ASCII, Latin-1/Windows-1252 at German banks, sometimes UTF-8."""
-    try:
-        return data.decode("utf-8-sig")
-    except UnicodeDecodeError:
-        return data.decode("cp1252", errors="replace")
-
-
 def read(path: Path, data: bytes) -> Statement:
     """The booked credits (and reversed credits) of an MT940 file whose bytes are data."""
     mt940 = _library()
     try:
-        statements = mt940.parse_statements(_decode(data).replace("\r\n", "\n"), options=mt940.Options.all())
+        statements = mt940.parse_statements(decode(data).replace("\r\n", "\n"), options=mt940.Options.all())
     except Exception as exc:  # the library raises RuntimeError, ValueError, KeyError … on a damaged file
         raise StatementUnreadable(f"{path}: a line is not valid MT940 ({type(exc).__name__})", hint=_HINT) from None
     currency = next((c for s in statements if (c := _currency(s))), "")

@@ -1,1 +1,1 @@
-"""Test harnesses too large for helpers.py: the app as a subprocess, and a private Tor network."""
+"""Test harnesses too large for helpers.py: the app as a subprocess, a private Tor network, bank statements."""

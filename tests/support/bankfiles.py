@@ -1,9 +1,12 @@
-"""Bank statements made by the tests (never real bank data): CAMT.053/.054 XML and MT940 as banks write them."""
+"""Bank statements made by the tests and bench/ (never real bank data): CAMT.053/.054 XML and MT940 as banks write
+them."""
 
 from __future__ import annotations
 
 from dataclasses import dataclass, field
 from xml.sax.saxutils import escape
+
+from helpers import ref
 
 # A payer's name is in every statement, so tests can prove review never shows or writes it.
 PAYER = "Zinaida Testowa-Namenlos"
@@ -100,3 +103,19 @@ def mt940(lines: list[str], *, currency: str = "EUR") -> bytes:
     text = (":20:STARTUMSE\n:25:37040044/0532013000\n:28C:00001/001\n"
             f":60F:C261123{currency}1000,00\n" + "".join(lines) + f":62F:C261130{currency}1000,00\n-\n")
     return text.replace("\n", "\r\n").encode("cp1252")
+
+
+def camt_053(version: int = 8) -> bytes:
+    """A CAMT.053 with a batch booking, a reversal, a debit, a pending entry, an RF reference, a broken line."""
+    broken = ref(6)
+    return camt([
+        Entry("25.00", [Tx(ustrd=["Spende", ref(1)], acct_svcr_ref="TX-1")], ref="E-1"),
+        Entry("80.00", [Tx("30.00", [f"Spende {ref(2)}"]), Tx("20.00", rf=f"RF18{ref(3).replace('-', '')}"),
+                        Tx("30.00", [f"für {ref(4).lower()}"], amount_path="Amt" if version >= 8 else "AmtDtls")],
+              ref="E-2", day="2026-11-25"),
+        Entry("800.00", [Tx(ustrd=["Miete November"])], indicator="DBIT", ref="E-3"),
+        Entry("50.00", [Tx(ustrd=[ref(5)])], status="PDNG", ref="E-4"),
+        Entry("25.00", [Tx(ustrd=["Rueckbuchung", ref(1)])], indicator="DBIT", reversal=True, ref="E-5",
+              day="2026-11-26"),
+        Entry("40.00", [Tx(ustrd=[f"Spende {broken[:4]}", f"{broken[4:]} danke"])], ref="E-6"),
+    ], version=version)
