@@ -146,8 +146,9 @@ REFUSALS = [
      "{pass_} --passphrase-file {pass_}", 2, "one --passphrase-file for all"),
     ("review {sealed} --identity {key} --passphrase-file {pass_} --csv {exists}", 1, "already exists"),
     ("review {sealed} --identity {key} --passphrase-file {pass_} --csv {tmp}/x --json {tmp}/x", 2, "same file"),
-    ("review {sealed} --identity {key} --passphrase-file {pass_} --payments {bank}", 1, "payments file"),
-    ("review {sealed} --identity {key} --passphrase-file {pass_} --payments {tmp}/missing.csv", 1, "payments file"),
+    ("review {sealed} --identity {key} --passphrase-file {pass_} --payments {bank}", 1, "statement could not be read"),
+    ("review {sealed} --identity {key} --passphrase-file {pass_} --payments {tmp}/missing.csv", 1,
+     "statement could not be read"),
     ("review {sealed} --identity {key} --passphrase x", 2, "never taken from the command line"),
     # audit
     ("audit --data {tmp}/no-such-data", 2, "is not a folder"),
