@@ -248,3 +248,31 @@ def test_no_damaged_statement_crashes_or_hangs(cuts, reader):
 def test_an_mt940_without_subfields_keeps_all_of_86_as_remittance(tmp_path):
     data = mt940([f":61:2611241124CR25,00NTRFNONREF//B1\n:86:Spende {ref(1)[:6]}\n{ref(1)[6:]} danke\n"])
     assert summary(read(tmp_path, data)) == [("booking 1", "25.00", f"Spende {ref(1)[:6]}\n{ref(1)[6:]} danke")]
+
+
+@pytest.mark.parametrize("details", [
+    # SWIFT's structured :86:, as Dutch banks write it, and with an ordering party (/ORDP/): the payer's name,
+    # account and address sit beside the remittance, and only the remittance may be kept.
+    f"/TRTP/SEPA OVERBOEKING/IBAN/NL20INGB0001234567/BIC/INGBNL2A/NAME/{PAYER}/REMI/USTD//{{ref}}/EREF/NOTPROVIDED",
+    f"/ORDP//NAME/{PAYER}/ADDR/Lenina 1 Moskva/REMI/{{ref}}",
+])
+def test_an_mt940_in_swift_key_layout_keeps_only_the_remittance(tmp_path, details):
+    text = details.replace("{ref}", ref(1))
+    data = mt940([f":61:2611241124CR25,00NTRFNONREF//B1\n:86:{text[:65]}\n{text[65:]}\n"])
+    [booking] = read(tmp_path, data).bookings
+    assert ref(1) in booking.text.replace("\n", "")
+    for kept in (PAYER[:12], "NL20INGB", "INGBNL2A", "Lenina"):
+        assert kept not in repr(booking)
+
+
+def test_a_camt_file_in_an_unknown_encoding_is_a_clear_error(tmp_path):
+    data = b'<?xml version="1.0" encoding="x-nope"?><Document xmlns="urn:iso:std:iso:20022:tech:xsd:camt.053.001.08"/>'
+    with pytest.raises(StatementUnreadable):
+        read(tmp_path, data)
+
+
+def test_a_csv_cell_beyond_the_csv_modules_limit_is_a_clear_error(tmp_path):
+    head = b"Buchungstag;Verwendungszweck;Betrag (EUR)\n26.11.2026;x;25,00\n"
+    data = head + b'26.11.2026;"' + b"x" * 140_000 + b'";5,00\n'
+    with pytest.raises(StatementUnreadable, match="not a CSV file a bank writes"):
+        read(tmp_path, data)

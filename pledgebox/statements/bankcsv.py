@@ -106,7 +106,10 @@ def read(path: Path, data: bytes) -> Statement:
     text = decode(data)
     readings = []
     for delimiter in (";", ",", "\t"):
-        rows = list(csv.reader(io.StringIO(text, newline=""), delimiter=delimiter))
+        try:
+            rows = list(csv.reader(io.StringIO(text, newline=""), delimiter=delimiter))
+        except csv.Error as exc:  # e.g. a cell over the csv module's 128 KiB limit: no bank writes one
+            raise StatementUnreadable(f"{path}: not a CSV file a bank writes ({exc})", hint=HINT) from None
         # Some banks put account details above the header: look at the first rows.
         index, found = next(((i, f) for i, row in enumerate(rows[:30]) if (f := _columns(row))), (0, None))
         if found:

@@ -53,6 +53,8 @@ def read(path: Path, data: bytes) -> Statement:
                                   "needs; it was not read", hint=_HINT) from None
     except ParseError as exc:
         raise StatementUnreadable(f"{path} is not well-formed XML ({exc})", hint=_HINT) from None
+    except (LookupError, ValueError):  # an encoding Python does not know, declared by the file
+        raise StatementUnreadable(f"{path} declares a character encoding that cannot be read", hint=_HINT) from None
     reader = _Reader(path, root)
     n = reader.names
     # Document / BkToCstmrStmt (or …DbtCdtNtfctn, …AcctRpt) / Stmt (or Ntfctn, Rpt) / Ntry

@@ -7,12 +7,18 @@ EREF+) and the payer's name and account in ?30–?33: review keeps the text and 
 from __future__ import annotations
 
 import logging
+import re
 from decimal import Decimal
 from pathlib import Path
 
 from .base import Booking, ExtraMissing, Statement, StatementUnreadable, decode, without_placeholders
 
 _HINT = "export the statement again from the bank (MT940, or CAMT.053 if the bank offers it)"
+# SWIFT's structured :86: (Dutch banks, /ORDP/ …) is /KEY/value pairs: /NAME/, /IBAN/, /ADDR/ and the like
+# name and locate the payer, so only the remittance keys are kept.
+_SWIFT_KEY = re.compile(r"/(TRTP|IBAN|BIC|NAME|REMI|EREF|ORDP|BENM|ADDR|CSID|MARF|PURP|CNTP|RTRN|ULTC|ULTD|ID|"
+                        r"CDTRREFTP|CDTRREF|ISDT|PREF|EXCH|CHGS|SVCL|MREF|OCMT)/")
+_REMITTANCE = {"REMI", "EREF", "CDTRREF"}
 
 
 def _library():
@@ -79,7 +85,18 @@ def _booking(result: Statement, data: dict, where: str) -> None:
     parts = [data.get("purpose"), data.get("additional_purpose"), *without_placeholders([end_to_end])]
     if not data.get("purpose") and isinstance(data.get("transaction_details"), str):
         parts.append(data["transaction_details"])  # an :86: without ?-subfields is all remittance text
+    parts = [_remittance(str(p)) for p in parts if p]
     day = data.get("entry_date") or data.get("date")
     ids = without_placeholders([data.get("bank_reference"), end_to_end])
-    result.bookings.append(Booking(where, amount, " ".join(str(p).strip() for p in parts if p),
+    result.bookings.append(Booking(where, amount, " ".join(p.strip() for p in parts if p.strip()),
                                    day.isoformat() if hasattr(day, "isoformat") else "", ids))
+
+
+def _remittance(text: str) -> str:
+    """The remittance text of an :86: field: in SWIFT's /KEY/value layout only /REMI/ and /EREF/, else all of it."""
+    flat = text.replace("\n", "")  # the field's 65-character lines may break inside a key
+    if not _SWIFT_KEY.match(flat):
+        return text
+    parts = _SWIFT_KEY.split(flat)  # "", key, value, key, value, …
+    return " ".join(value.strip("/ ") for key, value in zip(parts[1::2], parts[2::2], strict=True)
+                    if key in _REMITTANCE)
