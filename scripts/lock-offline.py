@@ -31,10 +31,16 @@ EXTRA = ("pip",)
 _WHEEL = re.compile(r"^(?P<name>[^-]+)-(?P<version>[^-]+)-.+\.whl$")
 
 
+# The organisers' extras: review reads CAMT and MT940 bank statements offline too.
+EXTRAS = ("bank",)
+
+
 def requirements() -> list[str]:
-    """The runtime dependencies, as pyproject.toml declares them."""
+    """The runtime dependencies and the organisers' extras, as pyproject.toml declares them."""
     with open(ROOT / "pyproject.toml", "rb") as fh:
-        return [*tomllib.load(fh)["project"]["dependencies"], *EXTRA]
+        project = tomllib.load(fh)["project"]
+    extras = [req for name in EXTRAS for req in project["optional-dependencies"][name]]
+    return [*project["dependencies"], *extras, *EXTRA]
 
 
 def download(reqs: list[str], folder: Path, python: str) -> None:
