@@ -159,16 +159,19 @@ def table(entries: Sequence[Entry], *, payments: bool = False, columns: int | No
 def totals_lines(entries: Sequence[Entry], *, payments: bool = False) -> list[str]:
     """Totals per designation and per method, terminal-safe."""
     sums = totals(entries)
-    head = f"{'':24}{'pledges':>9}{'amount':>14}" + (f"{'received':>14}" if payments else "")
+    n, amount, received = sums["all"].get("all", (0, Decimal(0), Decimal(0)))
+    # Wide enough for the largest figure plus a space: planted records can make any total huge.
+    w = 2 + max(12, len(money(amount)), len(money(received)))
+    c = 2 + max(7, len(str(n)))
+    head = f"{'':24}{'pledges':>{c}}{'amount':>{w}}" + (f"{'received':>{w}}" if payments else "")
     lines = []
     for kind, title in (("designation", "By designation"), ("method", "By method")):
         lines.append(f"{title:24}{head[24:]}")
-        for key, (n, amount, received) in sums[kind].items():
-            extra = f"{money(received):>14}" if payments else ""
-            lines.append(f"  {fit(terminal(key), 21):22}{n:>9}{money(amount):>14}{extra}")
-    n, amount, received = sums["all"].get("all", (0, Decimal(0), Decimal(0)))
-    extra = f"{money(received):>14}" if payments else ""
-    lines.append(f"{'All':24}{n:>9}{money(amount):>14}{extra}")
+        for key, (count, pledged, got) in sums[kind].items():
+            extra = f"{money(got):>{w}}" if payments else ""
+            lines.append(f"  {fit(terminal(key), 21):22}{count:>{c}}{money(pledged):>{w}}{extra}")
+    extra = f"{money(received):>{w}}" if payments else ""
+    lines.append(f"{'All':24}{n:>{c}}{money(amount):>{w}}{extra}")
     return lines
 
 
