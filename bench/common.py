@@ -15,9 +15,11 @@ from pledgebox import config, pledges
 from pledgebox.i18n import catalogs
 
 GET_RATIO_GOAL = 0.9
-GET_HEADERS = ("Accept: text/html,application/xhtml+xml;q=0.9,*/*;q=0.8\r\nAccept-Language: en-US,en;q=0.5\r\n"
-               "Accept-Encoding: gzip, deflate\r\n"
-               "User-Agent: Mozilla/5.0 (Windows NT 10.0; rv:128.0) Gecko/20100101 Firefox/128.0\r\n")
+GET_HEADERS = (
+    "Accept: text/html,application/xhtml+xml;q=0.9,*/*;q=0.8\r\nAccept-Language: en-US,en;q=0.5\r\n"
+    "Accept-Encoding: gzip, deflate\r\n"
+    "User-Agent: Mozilla/5.0 (Windows NT 10.0; rv:128.0) Gecko/20100101 Firefox/128.0\r\n"
+)
 
 
 class Table:
@@ -33,8 +35,10 @@ class Table:
 
     def print(self) -> None:
         wide = max(len(f) for f, _ in self.rows)
-        print(f"\npledgebox benchmarks ({os.cpu_count()} cores, Python {platform.python_version()}, "
-              f"{time.monotonic() - self.started:.0f} s)\n")
+        print(
+            f"\npledgebox benchmarks ({os.cpu_count()} cores, Python {platform.python_version()}, "
+            f"{time.monotonic() - self.started:.0f} s)\n"
+        )
         print(f"{'figure':<{wide}}  value")
         print(f"{'-' * wide}  {'-' * 40}")
         for figure, value in self.rows:
@@ -65,8 +69,15 @@ def errors_note(*results) -> str:
     return f" [{bad} errors: {', '.join(sum((r['error_kinds'] for r in results), []))}]" if bad else ""
 
 
-def confirm_requests(data: Path, secret: bytes, port: int, count: int, method: str,
-                     first: Callable[[int], bytes] | None = None, host: str = "") -> list[bytes]:
+def confirm_requests(
+    data: Path,
+    secret: bytes,
+    port: int,
+    count: int,
+    method: str,
+    first: Callable[[int], bytes] | None = None,
+    host: str = "",
+) -> list[bytes]:
     """`count` confirm requests, each with its own valid one-time token, as a browser would post them.
 
     first: each on a connection of its own, beginning with first(i) (b"" or a PROXY line).
@@ -79,15 +90,24 @@ def confirm_requests(data: Path, secret: bytes, port: int, count: int, method: s
     now = time.time()
     host = host or f"127.0.0.1:{port}"
     for i in range(count):
-        values = {"amount": f"{10 + i % 90}.50", "designation": ("split", "solidarity-zone")[i % 2],
-                  "method": method, "pseudonym": f"Bench {i}", "contact": "",
-                  "message": "Solidarität — солидарность", "website": ""}
+        values = {
+            "amount": f"{10 + i % 90}.50",
+            "designation": ("split", "solidarity-zone")[i % 2],
+            "method": method,
+            "pseudonym": f"Bench {i}",
+            "contact": "",
+            "message": "Solidarität — солидарность",
+            "website": "",
+        }
         pledge, errors = pledges.validate(values, "en", cfg, t)
         assert not errors, errors
         body = urlencode(values | {"token": tokens.issue(pledge, now)}).encode()
         connection = "Connection: close\r\n" if first else ""
-        out.append((first(i) if first else b"") +
-                   f"POST /en/pledge/confirm HTTP/1.1\r\nHost: {host}\r\n{GET_HEADERS}{connection}"
-                   "Content-Type: application/x-www-form-urlencoded\r\n"
-                   f"Content-Length: {len(body)}\r\n\r\n".encode() + body)
+        out.append(
+            (first(i) if first else b"")
+            + f"POST /en/pledge/confirm HTTP/1.1\r\nHost: {host}\r\n{GET_HEADERS}{connection}"
+            "Content-Type: application/x-www-form-urlencoded\r\n"
+            f"Content-Length: {len(body)}\r\n\r\n".encode()
+            + body
+        )
     return out

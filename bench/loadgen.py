@@ -23,8 +23,17 @@ def cpu_seconds(pid: int) -> float:
     return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
 
 
-def measure(host: str, port: int, clients: int, requests: list[bytes], *, seconds: float,
-            repeat: bool = False, folder: Path, pid: int = 0) -> dict:
+def measure(
+    host: str,
+    port: int,
+    clients: int,
+    requests: list[bytes],
+    *,
+    seconds: float,
+    repeat: bool = False,
+    folder: Path,
+    pid: int = 0,
+) -> dict:
     """Throughput and latency percentiles of `clients` keep-alive connections over `seconds`.
 
     repeat: send requests[0] again and again (a GET); otherwise each request at most once.
@@ -33,8 +42,9 @@ def measure(host: str, port: int, clients: int, requests: list[bytes], *, second
     """
     wrk = shutil.which("wrk")
     if wrk is None:
-        raise SystemExit("bench: wrk is missing; install it with `apt-get install wrk` "
-                    "(scripts/install-system-deps.sh does)")
+        raise SystemExit(
+            "bench: wrk is missing; install it with `apt-get install wrk` (scripts/install-system-deps.sh does)"
+        )
     threads = min(THREADS, clients)
     path = folder / "requests.bin"
     path.write_bytes(b"\0".join(requests[:1] if repeat else requests))
@@ -44,20 +54,45 @@ def measure(host: str, port: int, clients: int, requests: list[bytes], *, second
     duration = result["duration_us"] / 1e6
     errors = result["errors"]
     # wrk counts a 4xx or 5xx answer as a request too: only 2xx and 3xx count here.
-    return {"rate": (result["requests"] - errors["status"]) / duration,
-            "p50": result["p50_us"] / 1000, "p99": result["p99_us"] / 1000,
-            "count": result["requests"], "errors": sum(errors.values()),
-            "cpu_us": cpu / max(1, result["requests"]) * 1e6,
-            "error_kinds": sorted(k for k, v in errors.items() if v), "ran_out": bool(result["ran_out"])}
+    return {
+        "rate": (result["requests"] - errors["status"]) / duration,
+        "p50": result["p50_us"] / 1000,
+        "p99": result["p99_us"] / 1000,
+        "count": result["requests"],
+        "errors": sum(errors.values()),
+        "cpu_us": cpu / max(1, result["requests"]) * 1e6,
+        "error_kinds": sorted(k for k, v in errors.items() if v),
+        "ran_out": bool(result["ran_out"]),
+    }
 
 
-def _run(wrk: str, host: str, port: int, clients: int, threads: int, seconds: float, path: Path, *,
-         repeat: bool) -> dict:
+def _run(
+    wrk: str, host: str, port: int, clients: int, threads: int, seconds: float, path: Path, *, repeat: bool
+) -> dict:
     """One wrk run; its done() callback prints one JSON line last."""
     out = subprocess.run(
-        [wrk, "-t", str(threads), "-c", str(clients), "-d", f"{max(1, round(seconds))}s", "--timeout", "10s",
-         "-s", str(SCRIPT), f"http://{host}:{port}/", "--", str(path), "1" if repeat else "0", str(threads)],
-        capture_output=True, text=True, timeout=seconds + 60)
+        [
+            wrk,
+            "-t",
+            str(threads),
+            "-c",
+            str(clients),
+            "-d",
+            f"{max(1, round(seconds))}s",
+            "--timeout",
+            "10s",
+            "-s",
+            str(SCRIPT),
+            f"http://{host}:{port}/",
+            "--",
+            str(path),
+            "1" if repeat else "0",
+            str(threads),
+        ],
+        capture_output=True,
+        text=True,
+        timeout=seconds + 60,
+    )
     lines = [line for line in out.stdout.splitlines() if line.startswith("{")]
     if out.returncode != 0 or not lines:
         raise SystemExit(f"bench: wrk failed ({out.returncode}): {out.stderr.strip() or out.stdout[-500:]}")

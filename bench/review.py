@@ -32,11 +32,21 @@ def _records_file(folder: Path, identity: sealing.Identity, count: int) -> Path:
     path = folder / "bench.sealed"
     with open(path, "wb") as file:
         for i in range(count):
-            plaintext = json.dumps({
-                "reference": pledges.make_reference(b"bench%d" % i), "amount": "25.00", "currency": "EUR",
-                "designation": "split", "method": "sepa", "pseudonym": "Аня", "contact": "",
-                "message": "Солидарность — Solidarität", "language": "de", "day": "2026-11-25"},
-                ensure_ascii=False).encode()
+            plaintext = json.dumps(
+                {
+                    "reference": pledges.make_reference(b"bench%d" % i),
+                    "amount": "25.00",
+                    "currency": "EUR",
+                    "designation": "split",
+                    "method": "sepa",
+                    "pseudonym": "Аня",
+                    "contact": "",
+                    "message": "Солидарность — Solidarität",
+                    "language": "de",
+                    "day": "2026-11-25",
+                },
+                ensure_ascii=False,
+            ).encode()
             record = sealing.seal(plaintext, [identity.recipient], "bench")
             file.write(b"bench-%d %s\n" % (i, record))
     return path
@@ -71,14 +81,31 @@ def _statement(folder: Path, count: int) -> tuple[Path, list[review.Entry], int]
     entries, bookings, typos = [], [], 0
     for i in range(count):
         reference = pledges.make_reference(b"bench%d" % i)
-        entries.append(review.Entry(reference=reference, day="2026-11-25", amount=Decimal("25.00"), currency="EUR",
-                                    designation=("split", "group-a", "group-b")[i % 3], method="sepa",
-                                    pseudonym="", contact="", message="", language="de", campaign="bench",
-                                    record_id=f"bench-{i}"))
+        entries.append(
+            review.Entry(
+                reference=reference,
+                day="2026-11-25",
+                amount=Decimal("25.00"),
+                currency="EUR",
+                designation=("split", "group-a", "group-b")[i % 3],
+                method="sepa",
+                pseudonym="",
+                contact="",
+                message="",
+                language="de",
+                campaign="bench",
+                record_id=f"bench-{i}",
+            )
+        )
         code = reference.replace("-", "")
         typo = f"{code[:2]}{'X' if code[2] != 'X' else 'Y'}{code[3:]}"
-        lines = {0: [f"Spende {reference}"], 1: [f"spende {code.lower()} danke"], 2: [f"SPENDE {code[:4]}", code[4:]],
-                 3: [f"Spende {typo}"], 4: ["Fuer die Gefangenen"]}
+        lines = {
+            0: [f"Spende {reference}"],
+            1: [f"spende {code.lower()} danke"],
+            2: [f"SPENDE {code[:4]}", code[4:]],
+            3: [f"Spende {typo}"],
+            4: ["Fuer die Gefangenen"],
+        }
         typos += i % 5 == 3 and any(ch.isdigit() for ch in typo)
         bookings.append(Entry("25.00", [Tx(ustrd=lines[i % 5], acct_svcr_ref=f"TX-{i}")], ref=f"E-{i}"))
     path = folder / "camt053.xml"
@@ -104,9 +131,14 @@ def run_matching(count: int = RECORDS) -> list[tuple[str, str]]:
     if found != (count, count * 2 // 5, typos):
         raise SystemExit(f"matching found {found} payments, unknown, typos; expected {count, count * 2 // 5, typos}")
     total = read + matched
-    return [(f"review --payments: read a {count:,}-transaction CAMT.053, match {count:,} pledges (best of 3); "
-             f"goal < {MATCH_GOAL:.0f} s", f"{total:.2f} s (read {read:.2f} s, match {matched:.2f} s; {cpu:.2f} "
-             f"CPU-s) {'ok' if total < MATCH_GOAL else 'ABOVE GOAL'}")]
+    return [
+        (
+            f"review --payments: read a {count:,}-transaction CAMT.053, match {count:,} pledges (best of 3); "
+            f"goal < {MATCH_GOAL:.0f} s",
+            f"{total:.2f} s (read {read:.2f} s, match {matched:.2f} s; {cpu:.2f} "
+            f"CPU-s) {'ok' if total < MATCH_GOAL else 'ABOVE GOAL'}",
+        )
+    ]
 
 
 def run(count: int = RECORDS) -> list[tuple[str, str]]:
@@ -123,12 +155,16 @@ def run(count: int = RECORDS) -> list[tuple[str, str]]:
         raise SystemExit(f"review found {found_single} and {found_pooled} of {count} pledges")
     best = pooled if default > 1 else single
     return [
-        (f"review: bare Identity.open loop, {count:,} records, 1 core",
-         f"{bare:,.0f} records/s ({bare_cpu:,.0f}/CPU-s)"),
+        (
+            f"review: bare Identity.open loop, {count:,} records, 1 core",
+            f"{bare:,.0f} records/s ({bare_cpu:,.0f}/CPU-s)",
+        ),
         (f"review: open {count:,} records, 1 process", f"{single:,.0f} records/s ({single_cpu:,.0f}/CPU-s)"),
         (f"review: open {count:,} records, {cores} processes", f"{pooled:,.0f} records/s ({pooled_cpu:,.0f}/CPU-s)"),
-        (f"review: default for {count:,} records ({default} process{'es' * (default != 1)}), goal ≥ {GOAL:,}/s",
-         f"{best:,.0f} records/s {'ok' if best >= GOAL else 'BELOW GOAL'}"),
+        (
+            f"review: default for {count:,} records ({default} process{'es' * (default != 1)}), goal ≥ {GOAL:,}/s",
+            f"{best:,.0f} records/s {'ok' if best >= GOAL else 'BELOW GOAL'}",
+        ),
         *run_matching(count),
     ]
 

@@ -77,8 +77,10 @@ def make_data(folder: Path, recipients: int = 1) -> tuple[Path, list[sealing.Ide
     identities = [sealing.Identity.generate() for _ in range(recipients)]
     data = folder / "data"
     (data / "state").mkdir(parents=True, mode=0o700)
-    organisers = "".join(f'\n[[organisers]]\nname = "Organiser {i}"\nrecipient = "{k.recipient.to_string()}"\n'
-                         for i, k in enumerate(identities))
+    organisers = "".join(
+        f'\n[[organisers]]\nname = "Organiser {i}"\nrecipient = "{k.recipient.to_string()}"\n'
+        for i, k in enumerate(identities)
+    )
     (data / "campaign.toml").write_text(CAMPAIGN + organisers, encoding="utf-8")
     secret = os.urandom(32)
     fd = os.open(data / "state" / "token.key", os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
@@ -88,6 +90,7 @@ def make_data(folder: Path, recipients: int = 1) -> tuple[Path, list[sealing.Ide
 
 
 # -- page sizes ------------------------------------------------------------------------------------
+
 
 def page_sizes(table: Table, data: Path) -> None:
     """Raw and gzip size of every page a donor sees (dynamic pages are compressed here for comparison)."""
@@ -99,20 +102,32 @@ def page_sizes(table: Table, data: Path) -> None:
     from pledgebox import web
 
     app = webtest.TestApp(web.build_app(config.load(data)))
-    form = {"amount": "25", "designation": "split", "method": "sepa", "pseudonym": "Аня",
-            "message": "Солидарность — Solidarität"}
+    form = {
+        "amount": "25",
+        "designation": "split",
+        "method": "sepa",
+        "pseudonym": "Аня",
+        "message": "Солидарность — Solidarität",
+    }
     check = app.post("/de/pledge", form)
-    pages = [("appeal /en/", app.get("/en/")), ("appeal /de/", app.get("/de/")),
-             ("privacy /en/privacy", app.get("/en/privacy")), ("mirror /en/mirror", app.get("/en/mirror")),
-             ("not found", app.get("/en/nothing", status=404)), ("form with errors", app.post(
-                 "/en/pledge", {"amount": "x"}, status=400)), ("check page", check),
-             ("receipt, SEPA with GiroCode", check.forms[0].submit()),
-             ("receipt, cash", app.post("/en/pledge", form | {"method": "cash"}).forms[0].submit())]
+    pages = [
+        ("appeal /en/", app.get("/en/")),
+        ("appeal /de/", app.get("/de/")),
+        ("privacy /en/privacy", app.get("/en/privacy")),
+        ("mirror /en/mirror", app.get("/en/mirror")),
+        ("not found", app.get("/en/nothing", status=404)),
+        ("form with errors", app.post("/en/pledge", {"amount": "x"}, status=400)),
+        ("check page", check),
+        ("receipt, SEPA with GiroCode", check.forms[0].submit()),
+        ("receipt, cash", app.post("/en/pledge", form | {"method": "cash"}).forms[0].submit()),
+    ]
     for name, res in pages:
         raw = res.body
         size = len(gzip.compress(raw, 9))
-        table.add(f"page {name}", f"{len(raw) / 1024:.1f} KB raw, {size / 1024:.1f} KB gzip "
-                                  f"{verdict(size <= 14 * 1024)} (≤ 14 KB)")
+        table.add(
+            f"page {name}",
+            f"{len(raw) / 1024:.1f} KB raw, {size / 1024:.1f} KB gzip {verdict(size <= 14 * 1024)} (≤ 14 KB)",
+        )
 
 
 def wsgi_cost(table: Table, data: Path) -> None:
@@ -122,9 +137,18 @@ def wsgi_cost(table: Table, data: Path) -> None:
     from pledgebox import web
 
     app = web.build_app(config.load(data))
-    environ = {"REQUEST_METHOD": "GET", "PATH_INFO": "/en/", "SERVER_NAME": "127.0.0.1", "SERVER_PORT": "80",
-               "HTTP_HOST": "127.0.0.1", "HTTP_ACCEPT_ENCODING": "gzip, deflate", "wsgi.url_scheme": "http",
-               "QUERY_STRING": "", "SERVER_PROTOCOL": "HTTP/1.1", "wsgi.errors": io.StringIO()}
+    environ = {
+        "REQUEST_METHOD": "GET",
+        "PATH_INFO": "/en/",
+        "SERVER_NAME": "127.0.0.1",
+        "SERVER_PORT": "80",
+        "HTTP_HOST": "127.0.0.1",
+        "HTTP_ACCEPT_ENCODING": "gzip, deflate",
+        "wsgi.url_scheme": "http",
+        "QUERY_STRING": "",
+        "SERVER_PROTOCOL": "HTTP/1.1",
+        "wsgi.errors": io.StringIO(),
+    }
     body = b"".join(app(dict(environ, **{"wsgi.input": io.BytesIO()}), lambda *a: None))
 
     def bare(environ, start_response):
@@ -138,32 +162,49 @@ def wsgi_cost(table: Table, data: Path) -> None:
         for _ in range(rounds):
             b"".join(func(dict(environ, **{"wsgi.input": io.BytesIO()}), lambda *a: None))
         costs[name] = (time.perf_counter() - start) / rounds * 1e6
-    table.add("GET /en/ inside the app (WSGI call, no server)",
-              f"{costs['pledgebox']:.1f} µs; a bare WSGI function {costs['bare']:.1f} µs")
+    table.add(
+        "GET /en/ inside the app (WSGI call, no server)",
+        f"{costs['pledgebox']:.1f} µs; a bare WSGI function {costs['bare']:.1f} µs",
+    )
 
 
 # -- sealing -----------------------------------------------------------------------------------------
 
+
 def seal_cost(table: Table) -> None:
     """Microseconds to seal one typical pledge, to one and to three organisers, and the stored line's size."""
-    plaintext = json.dumps({"reference": "K7M2Q-9XH4C", "amount": "25.00", "currency": "EUR",
-                            "designation": "split", "method": "sepa", "pseudonym": "Аня", "contact": "",
-                            "message": "Солидарность — Solidarität", "language": "de", "day": "2026-11-25"},
-                           ensure_ascii=False).encode()
+    plaintext = json.dumps(
+        {
+            "reference": "K7M2Q-9XH4C",
+            "amount": "25.00",
+            "currency": "EUR",
+            "designation": "split",
+            "method": "sepa",
+            "pseudonym": "Аня",
+            "contact": "",
+            "message": "Солидарность — Solidarität",
+            "language": "de",
+            "day": "2026-11-25",
+        },
+        ensure_ascii=False,
+    ).encode()
     for n in (1, 3):
         recipients = [sealing.Identity.generate().recipient for _ in range(n)]
         rounds = 1000
         start = time.perf_counter()
         for _ in range(rounds):
             sealing.seal(plaintext, recipients, "bench-campaign")
-        table.add(f"seal one pledge, {n} organiser key{'s' * (n > 1)}",
-                  f"{(time.perf_counter() - start) / rounds * 1e6:.0f} µs/record")
+        table.add(
+            f"seal one pledge, {n} organiser key{'s' * (n > 1)}",
+            f"{(time.perf_counter() - start) / rounds * 1e6:.0f} µs/record",
+        )
         # Every record has this size, whatever the message: record id (22), a space, the record, LF.
         line = 22 + 1 + len(sealing.seal(plaintext, recipients, "bench-campaign")) + 1
         table.add(f"stored line, {n} organiser key{'s' * (n > 1)}", f"{line:,} bytes, every pledge alike")
 
 
 # -- the live server ---------------------------------------------------------------------------------
+
 
 def get_throughput(table: Table, server: Server, work: Path, seconds: float) -> None:
     """GET /en/ from pledgebox and from a bare waitress app serving the same bytes, alternately."""
@@ -172,8 +213,11 @@ def get_throughput(table: Table, server: Server, work: Path, seconds: float) -> 
     keep = [(k, v) for k, v in headers if k.lower() not in ("date", "server", "connection", "content-length")]
     spec.write_text(json.dumps({"headers": keep, "body": body.hex()}))
     port = free_port()
-    bare = subprocess.Popen([sys.executable, str(ROOT / "bench" / "bare.py"), str(spec), str(port)],
-                            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    bare = subprocess.Popen(
+        [sys.executable, str(ROOT / "bench" / "bare.py"), str(spec), str(port)],
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+    )
     try:
         deadline = time.monotonic() + 15
         while True:
@@ -189,17 +233,27 @@ def get_throughput(table: Table, server: Server, work: Path, seconds: float) -> 
             best = {"pledgebox": None, "bare": None}
             for _round in range(3):  # best of three, alternating: this machine is noisy
                 for name, port_ in (("pledgebox", server.port), ("bare", port)):
-                    r = loadgen.measure("127.0.0.1", port_, clients, get_requests(port_), seconds=seconds,
-                                        repeat=True, folder=work, pid=server.pid if name == "pledgebox" else bare.pid)
+                    r = loadgen.measure(
+                        "127.0.0.1",
+                        port_,
+                        clients,
+                        get_requests(port_),
+                        seconds=seconds,
+                        repeat=True,
+                        folder=work,
+                        pid=server.pid if name == "pledgebox" else bare.pid,
+                    )
                     if best[name] is None or r["rate"] > best[name]["rate"]:
                         best[name] = r
             pb, base = best["pledgebox"], best["bare"]
             ratio = pb["rate"] / base["rate"]
-            table.add(f"GET /en/ (gzip), {clients} clients",
-                      f"{pb['rate']:,.0f}/s p99 {pb['p99']:.1f} ms; bare waitress {base['rate']:,.0f}/s "
-                      f"p99 {base['p99']:.1f} ms; ratio {ratio:.2f} {verdict(ratio >= GET_RATIO_GOAL)} "
-                      f"(≥ {GET_RATIO_GOAL}); server CPU per request {pb['cpu_us']:.0f} µs, bare "
-                      f"{base['cpu_us']:.0f} µs: ratio {base['cpu_us'] / pb['cpu_us']:.2f}{errors_note(pb, base)}")
+            table.add(
+                f"GET /en/ (gzip), {clients} clients",
+                f"{pb['rate']:,.0f}/s p99 {pb['p99']:.1f} ms; bare waitress {base['rate']:,.0f}/s "
+                f"p99 {base['p99']:.1f} ms; ratio {ratio:.2f} {verdict(ratio >= GET_RATIO_GOAL)} "
+                f"(≥ {GET_RATIO_GOAL}); server CPU per request {pb['cpu_us']:.0f} µs, bare "
+                f"{base['cpu_us']:.0f} µs: ratio {base['cpu_us'] / pb['cpu_us']:.2f}{errors_note(pb, base)}",
+            )
     finally:
         bare.kill()
         bare.wait(10)
@@ -208,8 +262,16 @@ def get_throughput(table: Table, server: Server, work: Path, seconds: float) -> 
 WORKERS = 2  # `serve --workers 2`: one process per core of this machine
 
 
-def confirm_throughput(table: Table, server: Server, data: Path, secret: bytes, work: Path, seconds: float,
-                       cases: tuple[tuple[int, str], ...], label: str) -> None:
+def confirm_throughput(
+    table: Table,
+    server: Server,
+    data: Path,
+    secret: bytes,
+    work: Path,
+    seconds: float,
+    cases: tuple[tuple[int, str], ...],
+    label: str,
+) -> None:
     """Confirms (seal + fsync + receipt) per second and their p99, for (clients, payment method) cases."""
     for clients, method in cases:
         requests = confirm_requests(data, secret, server.port, int(3000 * (seconds + 1)), method)
@@ -223,8 +285,10 @@ def confirm_throughput(table: Table, server: Server, data: Path, secret: bytes, 
         if r["ran_out"]:
             note += " [ran out of tokens: figures void, rerun with more]"
         receipt = "SEPA receipt with GiroCode" if method == "sepa" else "cash receipt, no GiroCode"
-        table.add(f"confirm with fsync, {label}, {clients} clients, {receipt}",
-                  f"{r['rate']:,.0f}/s p50 {r['p50']:.1f} ms p99 {r['p99']:.1f} ms{note}{errors_note(r)}")
+        table.add(
+            f"confirm with fsync, {label}, {clients} clients, {receipt}",
+            f"{r['rate']:,.0f}/s p50 {r['p50']:.1f} ms p99 {r['p99']:.1f} ms{note}{errors_note(r)}",
+        )
 
 
 def girocode_cost(table: Table) -> None:
@@ -236,11 +300,14 @@ def girocode_cost(table: Table) -> None:
     rounds = 300
     start = time.process_time()
     for i in range(rounds):
-        girocode.data_uri("Soli Kasse e.V.", "DE89370400440532013000", Decimal(f"{10 + i % 90}.50"),
-                          f"K7M2Q-{i:05d}", "COBADEFFXXX")
+        girocode.data_uri(
+            "Soli Kasse e.V.", "DE89370400440532013000", Decimal(f"{10 + i % 90}.50"), f"K7M2Q-{i:05d}", "COBADEFFXXX"
+        )
     cost = (time.process_time() - start) / rounds * 1000
-    table.add("GiroCode per SEPA confirm (segno, pure Python), CPU",
-              f"{cost:.2f} ms {verdict(cost <= GIROCODE_GOAL_MS)} (≤ {GIROCODE_GOAL_MS:g} ms)")
+    table.add(
+        "GiroCode per SEPA confirm (segno, pure Python), CPU",
+        f"{cost:.2f} ms {verdict(cost <= GIROCODE_GOAL_MS)} (≤ {GIROCODE_GOAL_MS:g} ms)",
+    )
 
 
 def memory(server: Server) -> dict[str, int]:
@@ -276,11 +343,12 @@ def server_benchmarks(table: Table, seconds: float) -> None:
             for path in ("/en/", "/de/", "/en/privacy", "/en/mirror"):
                 fetch(server.host, path, {"Accept-Encoding": "gzip"})
             idle = memory(server)["VmRSS"]
-            table.add("server memory, idle (RSS of `app.py serve`)",
-                      f"{idle} MB {verdict(idle <= IDLE_RSS_GOAL_MB)} (≤ {IDLE_RSS_GOAL_MB} MB)")
+            table.add(
+                "server memory, idle (RSS of `app.py serve`)",
+                f"{idle} MB {verdict(idle <= IDLE_RSS_GOAL_MB)} (≤ {IDLE_RSS_GOAL_MB} MB)",
+            )
             get_throughput(table, server, work, seconds)
-            confirm_throughput(table, server, data, secret, work, seconds, ((8, "cash"), (8, "sepa")),
-                               "one process")
+            confirm_throughput(table, server, data, secret, work, seconds, ((8, "cash"), (8, "sepa")), "one process")
             loaded = memory(server)
             table.add("server memory, after the load", f"{loaded['VmRSS']} MB RSS, peak {loaded['VmHWM']} MB")
         proxy_line_cost(table, data, secret, work, seconds)
@@ -289,11 +357,20 @@ def server_benchmarks(table: Table, seconds: float) -> None:
         with Server(data, log_dir=work, args=("--workers", str(WORKERS))) as server:
             fetch(server.host, "/en/", {"Accept-Encoding": "gzip"})
             count, pss = pss_mb(server)
-            table.add(f"server memory, idle, --workers {WORKERS}",
-                      f"{pss} MB in all ({count} processes, proportional set size)")
-            confirm_throughput(table, server, data, secret, work, seconds,
-                               ((8, "cash"), (64, "cash"), (8, "sepa"), (32, "sepa"), (64, "sepa")),
-                               f"--workers {WORKERS}")
+            table.add(
+                f"server memory, idle, --workers {WORKERS}",
+                f"{pss} MB in all ({count} processes, proportional set size)",
+            )
+            confirm_throughput(
+                table,
+                server,
+                data,
+                secret,
+                work,
+                seconds,
+                ((8, "cash"), (64, "cash"), (8, "sepa"), (32, "sepa"), (64, "sepa")),
+                f"--workers {WORKERS}",
+            )
 
 
 def review_benchmarks(table: Table) -> None:
@@ -322,8 +399,9 @@ def tor_benchmarks(table: Table, seconds: float) -> None:
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--seconds", type=float, default=3.0, help="length of each load run (default 3)")
-    parser.add_argument("--only", choices=("proxy", "trickling"),
-                        help="only the PROXY line's cost, or only the trickling connections")
+    parser.add_argument(
+        "--only", choices=("proxy", "trickling"), help="only the PROXY line's cost, or only the trickling connections"
+    )
     args = parser.parse_args(argv)
     table = Table()
     if args.only:

@@ -38,6 +38,7 @@ SKIPPED = "skipped, tor is not installed (bash scripts/install-system-deps.sh in
 
 # -- a SOCKS5 load generator ------------------------------------------------------------------------
 
+
 async def _socks_open(socks_port: int, onion: str, circuit: str):
     """A stream to onion:80 through tor's SOCKS port, on the circuit named `circuit` (IsolateSOCKSAuth)."""
     reader, writer = await asyncio.open_connection("127.0.0.1", socks_port)
@@ -88,8 +89,9 @@ async def _load(socks_port: int, onion: str, clients: int, requests, seconds: fl
     """`clients` keep-alive streams (at most MAX_CIRCUITS circuits, shared in turn) send requests from
     `requests` (an iterator) for `seconds` once every one has answered once: the timed part's latencies (ms)."""
     circuits = min(clients, MAX_CIRCUITS)
-    streams = await asyncio.gather(*(_open(socks_port, onion, f"{tag}-{i % circuits}", next(requests))
-                                     for i in range(clients)))
+    streams = await asyncio.gather(
+        *(_open(socks_port, onion, f"{tag}-{i % circuits}", next(requests)) for i in range(clients))
+    )
     latencies: list[float] = []
     result = {"errors": 0, "ran_out": False}
     deadline = time.monotonic() + seconds
@@ -141,6 +143,7 @@ def measure(net, clients: int, requests, seconds: float, tag: str, pids: dict[st
 
 # -- the two servers behind one onion -----------------------------------------------------------------
 
+
 def unix_request(path: Path, raw: bytes) -> tuple[int, list[tuple[str, str]], bytes]:
     """One raw HTTP request to a UNIX socket: (status, headers, body)."""
     with socket.socket(socket.AF_UNIX) as sock:
@@ -174,8 +177,11 @@ def bare_server(work: Path, name: str, response: tuple[int, list, bytes]) -> tup
     spec, sock = work / f"bare-{name}.json", work / f"bare-{name}.sock"
     keep = [(k, v) for k, v in headers if k.lower() not in ("date", "server", "connection", "content-length")]
     spec.write_text(json.dumps({"headers": keep, "body": body.hex()}))
-    proc = subprocess.Popen([sys.executable, str(bench.ROOT / "bench" / "bare.py"), str(spec), f"unix:{sock}"],
-                            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    proc = subprocess.Popen(
+        [sys.executable, str(bench.ROOT / "bench" / "bare.py"), str(spec), f"unix:{sock}"],
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+    )
     wait_for_socket(sock, proc, "the bare waitress app")
     return proc, sock
 
@@ -184,8 +190,16 @@ def get_request(onion: str) -> bytes:
     return f"GET /en/ HTTP/1.1\r\nHost: {onion}\r\n{GET_HEADERS}\r\n".encode()
 
 
-def compare(table, net, link: Path, servers: dict[str, Path], make_requests, label: str, seconds: float,
-            pids: dict[str, dict[str, int]]) -> None:
+def compare(
+    table,
+    net,
+    link: Path,
+    servers: dict[str, Path],
+    make_requests,
+    label: str,
+    seconds: float,
+    pids: dict[str, dict[str, int]],
+) -> None:
     """pledgebox and the bare server, alternately behind the same onion, best of two each, per client count."""
     for clients in CLIENTS:
         best: dict[str, dict] = {}
@@ -200,10 +214,12 @@ def compare(table, net, link: Path, servers: dict[str, Path], make_requests, lab
         cpu = ", ".join(f"{n} {share:.0%}" for n, share in app["cpu"].items())
         notes = "".join(f" [{r['errors']} errors]" for r in (app, bare) if r["errors"])
         notes += " [ran out of requests: figures void]" if app["ran_out"] or bare["ran_out"] else ""
-        table.add(f"through the onion: {label}, {clients} clients",
-                  f"{app['rate']:,.0f}/s p50 {app['p50']:.0f} ms p99 {app['p99']:.0f} ms; bare server "
-                  f"{bare['rate']:,.0f}/s p50 {bare['p50']:.0f} ms p99 {bare['p99']:.0f} ms; ratio {ratio:.2f} "
-                  f"{verdict(ratio >= RATIO_GOAL)} (≥ {RATIO_GOAL}){notes}")
+        table.add(
+            f"through the onion: {label}, {clients} clients",
+            f"{app['rate']:,.0f}/s p50 {app['p50']:.0f} ms p99 {app['p99']:.0f} ms; bare server "
+            f"{bare['rate']:,.0f}/s p50 {bare['p50']:.0f} ms p99 {bare['p99']:.0f} ms; ratio {ratio:.2f} "
+            f"{verdict(ratio >= RATIO_GOAL)} (≥ {RATIO_GOAL}){notes}",
+        )
         table.add(f"  CPU during it (share of one core), {label}, {clients} clients", cpu)
 
 
@@ -214,9 +230,21 @@ def run(table, seconds: float) -> None:
         data, _identities, secret = bench.make_data(work)
         app_sock, link = work / "app.sock", work / "onion.sock"
         # As deploy/pledgebox.service runs it: one worker per core.
-        server = subprocess.Popen([sys.executable, str(bench.ROOT / "app.py"), "serve", "--data", str(data),
-                                   "--unix-socket", str(app_sock), "--workers", str(bench.WORKERS)],
-                                  stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+        server = subprocess.Popen(
+            [
+                sys.executable,
+                str(bench.ROOT / "app.py"),
+                "serve",
+                "--data",
+                str(data),
+                "--unix-socket",
+                str(app_sock),
+                "--workers",
+                str(bench.WORKERS),
+            ],
+            stdout=subprocess.DEVNULL,
+            stderr=subprocess.DEVNULL,
+        )
         procs = [server]
         net = None
         try:
@@ -224,8 +252,10 @@ def run(table, seconds: float) -> None:
             point(link, app_sock)
             started = time.monotonic()
             net = start_tor_network(work / "tor", link)
-            table.add("private Tor network started", f"in {time.monotonic() - started:.0f} s "
-                      f"({len(net.nodes)} tor processes on this machine)")
+            table.add(
+                "private Tor network started",
+                f"in {time.monotonic() - started:.0f} s ({len(net.nodes)} tor processes on this machine)",
+            )
             onion = net.onion
             count = int(1500 * (seconds + 1))
             sample = confirm_requests(data, secret, 0, 1, "sepa", host=onion)[0]
@@ -237,11 +267,26 @@ def run(table, seconds: float) -> None:
             def pids(bare):
                 return {"pledgebox": tor | {"server": server.pid}, "bare": tor | {"server": bare.pid}}
 
-            compare(table, net, link, {"pledgebox": app_sock, "bare": get_sock},
-                    lambda: itertools.repeat(get_request(onion)), "GET /en/", seconds, pids(get_bare))
-            compare(table, net, link, {"pledgebox": app_sock, "bare": confirm_sock},
-                    lambda: iter(confirm_requests(data, secret, 0, count, "sepa", host=onion)),
-                    "confirm, SEPA receipt", seconds, pids(confirm_bare))
+            compare(
+                table,
+                net,
+                link,
+                {"pledgebox": app_sock, "bare": get_sock},
+                lambda: itertools.repeat(get_request(onion)),
+                "GET /en/",
+                seconds,
+                pids(get_bare),
+            )
+            compare(
+                table,
+                net,
+                link,
+                {"pledgebox": app_sock, "bare": confirm_sock},
+                lambda: iter(confirm_requests(data, secret, 0, count, "sepa", host=onion)),
+                "confirm, SEPA receipt",
+                seconds,
+                pids(confirm_bare),
+            )
         finally:
             if net is not None:
                 net.stop()

@@ -121,11 +121,13 @@ def write(files: dict[str, bytes], top: str) -> bytes:
 
 def unzip(raw: bytes) -> bytes:
     """The tar stream inside a canonical gzip wrapper: one member, no name or time, nothing after it."""
-    if raw[:len(GZIP_HEADER)] != GZIP_HEADER:
-        raise NotCanonical("its gzip header is not the canonical one (it names a file, a time or other flags), "
-                           "or it is no .tar.gz at all")
+    if raw[: len(GZIP_HEADER)] != GZIP_HEADER:
+        raise NotCanonical(
+            "its gzip header is not the canonical one (it names a file, a time or other flags), "
+            "or it is no .tar.gz at all"
+        )
     inflate = zlib.decompressobj(-zlib.MAX_WBITS)
-    out, left, rest = [], tar_limit(), raw[len(GZIP_HEADER):]
+    out, left, rest = [], tar_limit(), raw[len(GZIP_HEADER) :]
     try:
         while rest and not inflate.eof:
             piece = inflate.decompress(rest, min(_CHUNK, left + 1))
@@ -158,8 +160,10 @@ def members(stream: bytes) -> list[tuple[tarfile.TarInfo, bytes | None]]:
         with tarfile.open(fileobj=io.BytesIO(stream), mode="r:", ignore_zeros=True) as tar:
             for member in tar:
                 if member.offset != expected:
-                    raise NotCanonical(f"{member.offset - expected} bytes before {terminal(member.name)} are no "
-                                       "valid entry (a damaged header, which tar skips to unpack what follows)")
+                    raise NotCanonical(
+                        f"{member.offset - expected} bytes before {terminal(member.name)} are no "
+                        "valid entry (a damaged header, which tar skips to unpack what follows)"
+                    )
                 expected = member.offset_data + -(-member.size // tarfile.BLOCKSIZE) * tarfile.BLOCKSIZE
                 data = None
                 if member.isreg():
@@ -189,8 +193,10 @@ def check_member(member: tarfile.TarInfo) -> None:
     if member.mode != mode:
         raise NotCanonical(f"{name} has mode {member.mode:04o}, not {mode:04o}")
     if (member.uid, member.gid, member.uname, member.gname) != (0, 0, "", ""):
-        raise NotCanonical(f"{name} belongs to {member.uid}:{member.gid} ({terminal(member.uname)}:"
-                           f"{terminal(member.gname)}), not to 0:0 with no names")
+        raise NotCanonical(
+            f"{name} belongs to {member.uid}:{member.gid} ({terminal(member.uname)}:"
+            f"{terminal(member.gname)}), not to 0:0 with no names"
+        )
     if member.mtime != MTIME:
         raise NotCanonical(f"{name} carries a time")
 
@@ -199,8 +205,7 @@ def safe_name(name: str, top: str) -> str:
     """An entry's path inside folder `top`, refusing anything that could point elsewhere."""
     clean = name.rstrip("/")
     parts = clean.split("/")
-    if (name.startswith("/") or "\\" in name or "\x00" in name
-            or any(part in ("", ".", "..") for part in parts)):
+    if name.startswith("/") or "\\" in name or "\x00" in name or any(part in ("", ".", "..") for part in parts):
         raise NotCanonical(f"the entry {terminal(name)} points outside the archive")
     if parts[0] != top:
         raise NotCanonical(f"{terminal(name)} lies outside the copy's folder {top}/")
@@ -231,11 +236,14 @@ def read(raw: bytes, top: str) -> dict[str, bytes]:
     if extra:
         raise NotCanonical(f"the folder {terminal(top + '/' + extra[0])}/ holds no file of the copy")
     if canonical_tar(files, top) != stream:
-        raise NotCanonical("its tar stream differs from the canonical one for the same files "
-                           "(extra headers, fields or bytes)")
+        raise NotCanonical(
+            "its tar stream differs from the canonical one for the same files (extra headers, fields or bytes)"
+        )
     if write(files, top) != raw:
         # Byte for byte, as promised; zlib-ng (Fedora 40 and later) codes the same stream differently.
-        raise NotCanonical(f"its files and tar stream are canonical, but they are compressed differently from "
-                           f"`mirror build` (gzip level {LEVEL} by zlib {zlib.ZLIB_VERSION} here)",
-                           hint="if this Python uses zlib-ng, unpack it with tar -xzf and verify the folder")
+        raise NotCanonical(
+            f"its files and tar stream are canonical, but they are compressed differently from "
+            f"`mirror build` (gzip level {LEVEL} by zlib {zlib.ZLIB_VERSION} here)",
+            hint="if this Python uses zlib-ng, unpack it with tar -xzf and verify the folder",
+        )
     return files

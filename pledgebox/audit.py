@@ -28,25 +28,30 @@ KINDS = {
     "not-a-record": "a line of a records file that is not a sealed record (it could hold plaintext)",
     "record-size": "a sealed record not of the one record size (its length says something about the message)",
     "older-record-size": "a pledge sealed by an earlier pledgebox, padded to one of its sizes (which say roughly how "
-                         "long the message was): a real pledge, do not delete it; `collect --purge` takes it off "
-                         "the server, and review still opens it",
+    "long the message was): a real pledge, do not delete it; `collect --purge` takes it off "
+    "the server, and review still opens it",
     "private-identity": "a private organiser identity (it belongs on the organisers' machines only)",
     "unexpected-file": "a file pledgebox does not write",
     "leftover-temporary": "a temporary file older than one heartbeat: pledgebox's own are gone within "
-                          "milliseconds, so this one was left by a crash or planted (it may hold anything)",
+    "milliseconds, so this one was left by a crash or planted (it may hold anything)",
     "special-file": "a symlink, pipe, socket or device",
     "world-readable": "readable by every user of this machine",
     "bad-secret": "the token secret does not have its expected size",
     "file-time": "a modification time finer than the day, unchanged for longer than one heartbeat: it could date "
-                 "a pledge (a running `serve` sets every time under the data folder to the start of the day)",
+    "a pledge (a running `serve` sets every time under the data folder to the start of the day)",
     "not-writable": "the server's user (the owner of state/) cannot write it: pledges fail with 503",
 }
 
 # Paths relative to the data folder, as glob patterns, and how each is checked.
 # Public by design (may be world-readable): organisers' settings and public keys, the signed mirror
 # bundle, and the totals `raised` publishes (0644, so the server reads them whoever ran `raised`).
-PUBLIC = ("campaign.toml", "campaign.example.toml", "mirror/pledgebox-mirror.tar.gz", "state/published.json",
-          "state/mirror-version")
+PUBLIC = (
+    "campaign.toml",
+    "campaign.example.toml",
+    "mirror/pledgebox-mirror.tar.gz",
+    "state/published.json",
+    "state/mirror-version",
+)
 RECORDS = (f"state/{PENDING}", f"state/{COLLECTED}", "*.sealed", "*/*.sealed")
 TEXT = ("state/published.json", "state/mirror-version", "state/.lock", ".gitignore")
 SECRETS = ("state/token.key",)
@@ -58,12 +63,22 @@ MAX_SHOWN = 20  # findings shown per file and kind: a file of garbage must not f
 _MONTH = r"(?:Jan|Feb|Mar|Apr|May|Jun|Jul|Aug|Sep|Oct|Nov|Dec)"
 _PATTERNS = [
     ("ip-address", re.compile(rb"(?<![0-9.])(?:[0-9]{1,3}\.){3}[0-9]{1,3}(?![0-9.])")),
-    ("ip-address", re.compile(rb"(?<![0-9A-Za-z:.])\[?[0-9A-Fa-f]{0,4}(?::[0-9A-Fa-f]{0,4}){2,7}"
-                              rb"(?::(?:[0-9]{1,3}\.){3}[0-9]{1,3})?\]?(?![0-9A-Za-z:])")),
-    ("user-agent", re.compile(rb"(?i)\b(?:Mozilla|Opera|AppleWebKit|Gecko|KHTML|Chrome|Chromium|Firefox|Safari"
-                              rb"|Edge?|Trident|curl|Wget|python-requests|Python-urllib|python-httpx|aiohttp"
-                              rb"|okhttp|Go-http-client|libwww-perl|Java|HTTPie|Lynx|Links|w3m|ELinks|Dalvik"
-                              rb"|TorBrowser)/[0-9]")),
+    (
+        "ip-address",
+        re.compile(
+            rb"(?<![0-9A-Za-z:.])\[?[0-9A-Fa-f]{0,4}(?::[0-9A-Fa-f]{0,4}){2,7}"
+            rb"(?::(?:[0-9]{1,3}\.){3}[0-9]{1,3})?\]?(?![0-9A-Za-z:])"
+        ),
+    ),
+    (
+        "user-agent",
+        re.compile(
+            rb"(?i)\b(?:Mozilla|Opera|AppleWebKit|Gecko|KHTML|Chrome|Chromium|Firefox|Safari"
+            rb"|Edge?|Trident|curl|Wget|python-requests|Python-urllib|python-httpx|aiohttp"
+            rb"|okhttp|Go-http-client|libwww-perl|Java|HTTPie|Lynx|Links|w3m|ELinks|Dalvik"
+            rb"|TorBrowser)/[0-9]"
+        ),
+    ),
     ("user-agent", re.compile(rb"\((?:Windows NT|X11|Macintosh|Linux|Android|iPhone|iPad)[;) ]")),
     ("fine-timestamp", re.compile(rb"[0-9]{4}-[0-9]{2}-[0-9]{2}[T ][0-9]{2}:[0-9]{2}")),
     ("fine-timestamp", re.compile(rb"(?<![0-9])(?:[01][0-9]|2[0-3]):[0-5][0-9](?::[0-5][0-9])(?![0-9])")),
@@ -164,8 +179,10 @@ def _records_findings(rel: str, path: Path, report: Report) -> Iterator[Finding]
         if isinstance(item, Damaged):
             if item is items[-1] and "incomplete" in item.reason:
                 # Cut off by a crash mid-write; never acknowledged, and the next append removes it.
-                report.notes.append(f"{terminal(rel)}:{item.line}: an incomplete last record (left by a crash; "
-                                    "the next pledge cuts it off)")
+                report.notes.append(
+                    f"{terminal(rel)}:{item.line}: an incomplete last record (left by a crash; "
+                    "the next pledge cuts it off)"
+                )
             else:
                 yield Finding(rel, "not-a-record", item.line, 1)
             continue
@@ -215,8 +232,9 @@ def _time_findings(rel: str, st: os.stat_result, server_uid: int, now: float, re
     if st.st_uid != server_uid or stat.S_ISLNK(st.st_mode) or filetimes.is_day_start(st.st_mtime):
         return  # what the server cannot touch, it cannot have written either
     if st.st_ctime >= now - RECENT:
-        report.notes.append(f"{terminal(rel)}: changed within the last heartbeat; the next one sets its time "
-                            "to the start of the day")
+        report.notes.append(
+            f"{terminal(rel)}: changed within the last heartbeat; the next one sets its time to the start of the day"
+        )
     else:
         yield Finding(rel, "file-time")
 

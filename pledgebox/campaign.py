@@ -56,8 +56,15 @@ def widget(goal: Decimal, totals: Totals, deadline: date | None, day: date) -> W
     raised = max(totals.raised, Decimal(0))
     percent = int((raised * 100 / goal).to_integral_value(rounding=ROUND_DOWN))
     days_left = (deadline - day).days if deadline else None
-    return Widget(percent=percent, bar_value=min(raised, goal), goal=goal, raised=raised,
-                  pledged=totals.pledged, days_left=days_left, deadline=deadline)
+    return Widget(
+        percent=percent,
+        bar_value=min(raised, goal),
+        goal=goal,
+        raised=raised,
+        pledged=totals.pledged,
+        days_left=days_left,
+        deadline=deadline,
+    )
 
 
 def parse_total(text: str) -> Decimal:

@@ -38,8 +38,15 @@ def label(key: bytes) -> bytes:
 class CircuitLimits:
     """Allow per-minute numbers of confirms and of check pages per circuit, in bursts of up to that many."""
 
-    def __init__(self, confirms_per_minute: int, checks_per_minute: int, clock=time.monotonic, *,
-                 shared: bool = False, slots: int = SLOTS):
+    def __init__(
+        self,
+        confirms_per_minute: int,
+        checks_per_minute: int,
+        clock=time.monotonic,
+        *,
+        shared: bool = False,
+        slots: int = SLOTS,
+    ):
         self.capacity = (float(confirms_per_minute), float(checks_per_minute))
         self.clock = clock
         self.slots = slots

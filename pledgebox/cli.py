@@ -4,16 +4,15 @@ from __future__ import annotations
 
 import argparse
 import os
-import re
 import shlex
 import sys
-from decimal import Decimal
 from pathlib import Path
 
-from . import campaign, config, keys, ownership, safetext, sealing, serve, startup
+from . import campaign, config, keys, ownership, safetext, serve, startup
 from .cli_identity import add_identity, add_keygen
-from .cliargs import Parser, command, no_passphrase_argument, refuse_passphrase_argument
-from .errors import OutputExists, PledgeboxError, UsageError
+from .cli_review import add_review
+from .cliargs import Parser, command
+from .errors import PledgeboxError, UsageError
 from .mirror_cli import add_mirror
 
 PROG = "pledgebox"
@@ -27,42 +26,71 @@ def cmd_serve(args) -> int:
     cfg = config.load(data)
     if cfg.demo and (args.unix_socket or not serve.is_loopback(args.host)):
         # Not a usage error: the unit's RestartPreventExitStatus= keeps systemd from looping on it.
-        raise config.missing(data / "campaign.toml",
-                             also="Without it this is the demo campaign, which only serves on 127.0.0.1.")
+        raise config.missing(
+            data / "campaign.toml", also="Without it this is the demo campaign, which only serves on 127.0.0.1."
+        )
     ownership.refuse_other_user(data, ownership.invocation(args.argv))
     app = web.build_app(cfg)  # refuses a private identity under data/
     startup.refuse_unwritable(cfg.state_dir)
     for text in startup.warnings(cfg, campaign.today(cfg.tz)):
         keys.warn(text)
     app.site.prepare(workers=args.workers)
-    where = serve.settings(host=args.host, port=args.port, unix_socket=args.unix_socket, threads=args.threads,
-                           workers=args.workers, behind_https_proxy=args.behind_https_proxy)
-    serve.run(app, workers=args.workers, proxy_protocol=args.proxy_protocol, housekeeping=app.site.circuits.sweep,
-              **where)
+    where = serve.settings(
+        host=args.host,
+        port=args.port,
+        unix_socket=args.unix_socket,
+        threads=args.threads,
+        workers=args.workers,
+        behind_https_proxy=args.behind_https_proxy,
+    )
+    serve.run(
+        app, workers=args.workers, proxy_protocol=args.proxy_protocol, housekeeping=app.site.circuits.sweep, **where
+    )
     return 0
 
 
 def add_serve(sub) -> None:
     """`serve`: where to listen, how many workers and threads."""
-    sp = command(sub, "serve", cmd_serve, "serve the site with waitress", """
+    sp = command(
+        sub,
+        "serve",
+        cmd_serve,
+        "serve the site with waitress",
+        """
 python app.py serve                                  # http://127.0.0.1:8080/
 python app.py serve --unix-socket /run/pledgebox/app.sock   # behind a Tor onion service
 python app.py serve --unix-socket /run/pledgebox/app.sock --proxy-protocol   # with HiddenServiceExportCircuitID
-python app.py serve --host 127.0.0.1 --port 8081 --behind-https-proxy""")
+python app.py serve --host 127.0.0.1 --port 8081 --behind-https-proxy""",
+    )
     where = sp.add_mutually_exclusive_group()
     where.add_argument("--host", default="127.0.0.1", help="address to listen on (default 127.0.0.1)")
     where.add_argument("--unix-socket", metavar="PATH", help="listen on a UNIX socket (mode 0660) instead")
     sp.add_argument("--port", type=int, default=8080, help="port (default 8080)")
-    sp.add_argument("--workers", type=_workers, default=1, metavar="N",
-                    help="processes sharing the listening socket, e.g. one per core (default 1)")
-    sp.add_argument("--threads", type=int, default=0,
-                    help=f"threads per process (default {serve.WAITRESS['threads']}, "
-                         f"or {serve.WORKER_THREADS} per worker with --workers)")
-    sp.add_argument("--behind-https-proxy", action="store_true",
-                    help="trust X-Forwarded-Proto from a reverse proxy on 127.0.0.1 (for HSTS and Onion-Location)")
-    sp.add_argument("--proxy-protocol", action="store_true",
-                    help="every connection begins with a PROXY v1 line (tor's HiddenServiceExportCircuitID haproxy): "
-                         "limits apply per Tor circuit; a connection without a valid line is closed")
+    sp.add_argument(
+        "--workers",
+        type=_workers,
+        default=1,
+        metavar="N",
+        help="processes sharing the listening socket, e.g. one per core (default 1)",
+    )
+    sp.add_argument(
+        "--threads",
+        type=int,
+        default=0,
+        help=f"threads per process (default {serve.WAITRESS['threads']}, "
+        f"or {serve.WORKER_THREADS} per worker with --workers)",
+    )
+    sp.add_argument(
+        "--behind-https-proxy",
+        action="store_true",
+        help="trust X-Forwarded-Proto from a reverse proxy on 127.0.0.1 (for HSTS and Onion-Location)",
+    )
+    sp.add_argument(
+        "--proxy-protocol",
+        action="store_true",
+        help="every connection begins with a PROXY v1 line (tor's HiddenServiceExportCircuitID haproxy): "
+        "limits apply per Tor circuit; a connection without a valid line is closed",
+    )
 
 
 MAX_WORKERS = 64
@@ -86,9 +114,11 @@ def cmd_raised(args) -> int:
     ownership.refuse_other_user(args.data, ownership.invocation(args.argv))
     if not (args.data / "campaign.toml").is_file():
         # A folder without a campaign is the demo's: publishing there would change no real site, silently.
-        raise config.ConfigError(f"there is no campaign.toml in {args.data}, so no campaign's site shows totals "
-                                 "published there.", hint="give the data folder of the server (or of the machine "
-                                 "that builds the mirror) with --data DIR, e.g. --data /var/lib/pledgebox")
+        raise config.ConfigError(
+            f"there is no campaign.toml in {args.data}, so no campaign's site shows totals published there.",
+            hint="give the data folder of the server (or of the machine "
+            "that builds the mirror) with --data DIR, e.g. --data /var/lib/pledgebox",
+        )
     cfg = config.load(args.data)
     before = campaign.read_totals(cfg.state_dir).pledged
     kept = pledged is None and before is not None
@@ -96,8 +126,10 @@ def cmd_raised(args) -> int:
         pledged = before  # `raised AMOUNT` alone changes only the amount reached
     campaign.write_totals(cfg.state_dir, campaign.Totals(raised, pledged))
     extra = f", €{pledged:,.2f} pledged" if pledged is not None else ""
-    print(f"Published in {cfg.state_dir / campaign.TOTALS_FILE}: €{raised:,.2f} reached{extra}. The running site "
-          "shows it within a few seconds.")
+    print(
+        f"Published in {cfg.state_dir / campaign.TOTALS_FILE}: €{raised:,.2f} reached{extra}. The running site "
+        "shows it within a few seconds."
+    )
     if kept:
         print(f"The pledged figure €{pledged:,.2f} published before is kept; change it with --pledged AMOUNT.")
     return 0
@@ -105,13 +137,17 @@ def cmd_raised(args) -> int:
 
 def add_raised(sub) -> None:
     """`raised AMOUNT [--pledged AMOUNT]`."""
-    sp = command(sub, "raised", cmd_raised, "publish the amount reached, shown by the campaign widget", """
+    sp = command(
+        sub,
+        "raised",
+        cmd_raised,
+        "publish the amount reached, shown by the campaign widget",
+        """
 python app.py raised 1234.50
-python app.py raised 1234.50 --pledged 2100""")
+python app.py raised 1234.50 --pledged 2100""",
+    )
     sp.add_argument("amount", help="the amount received so far, e.g. 1234.50")
     sp.add_argument("--pledged", metavar="AMOUNT", help="also show the amount pledged")
-
-
 
 
 def cmd_collect(args) -> int:
@@ -125,8 +161,10 @@ def cmd_collect(args) -> int:
     if to_stdout:
         _check_stdout_for_collect(args.purge)
     elif not args.out.parent.is_dir():
-        raise UsageError(f"the folder {args.out.parent} does not exist.",
-                         hint="is the USB stick mounted? the output's folder must exist")
+        raise UsageError(
+            f"the folder {args.out.parent} does not exist.",
+            hint="is the USB stick mounted? the output's folder must exist",
+        )
     # The server's user usually may not write the USB stick: the hint collects to stdout instead.
     again = ownership.invocation(_out_to_stdout(args.argv)) + ("" if to_stdout else f" > {shlex.quote(str(args.out))}")
     ownership.refuse_other_user(args.data, again)
@@ -140,8 +178,11 @@ def cmd_collect(args) -> int:
     where = "standard output" if to_stdout else f"{args.out} (mode 0600)"
     say(f"Collected {moved} sealed record{'s' * (moved != 1)} into {where}.")
     if args.purge:
-        say(f"Purged: no sealed record is left on the server ({moved} moved now"
-            + (f"; the safety copy of {earlier} collected earlier was deleted" if earlier else "") + ").")
+        say(
+            f"Purged: no sealed record is left on the server ({moved} moved now"
+            + (f"; the safety copy of {earlier} collected earlier was deleted" if earlier else "")
+            + ")."
+        )
     elif moved:
         say(f"The server keeps a sealed safety copy in {records.collected} until you collect with --purge.")
     say("Take the file to the organisers' machine and open it there with `python app.py review`.")
@@ -162,126 +203,46 @@ def _check_stdout_for_collect(purge: bool) -> None:
     import stat
 
     if sys.stdout.isatty():
-        raise UsageError("--out - writes the sealed records to standard output, which is this terminal.",
-                         hint="redirect it into a file: … collect --out - > /media/usb/pledges.sealed")
+        raise UsageError(
+            "--out - writes the sealed records to standard output, which is this terminal.",
+            hint="redirect it into a file: … collect --out - > /media/usb/pledges.sealed",
+        )
     try:
         is_file = stat.S_ISREG(os.fstat(sys.stdout.fileno()).st_mode)
     except (OSError, ValueError):
         is_file = False  # no descriptor at all (stdout replaced inside Python)
     if purge and not is_file:
-        raise UsageError("--purge with --out - needs standard output to be a file: through a pipe, nothing "
-                         "confirms that the records arrived before they are deleted from the server.",
-                         hint="redirect into a file (… --out - --purge > /media/usb/pledges.sealed), "
-                              "or collect without --purge")
+        raise UsageError(
+            "--purge with --out - needs standard output to be a file: through a pipe, nothing "
+            "confirms that the records arrived before they are deleted from the server.",
+            hint="redirect into a file (… --out - --purge > /media/usb/pledges.sealed), or collect without --purge",
+        )
 
 
 def add_collect(sub) -> None:
     """`collect --out FILE [--purge]`."""
-    sp = command(sub, "collect", cmd_collect, "on the server: move the sealed pledges into one new file "
-                  "for the organisers", """
+    sp = command(
+        sub,
+        "collect",
+        cmd_collect,
+        "on the server: move the sealed pledges into one new file for the organisers",
+        """
 python app.py collect --out /media/usb/pledges-2026-11-25.sealed
 python app.py collect --out /media/usb/pledges-2026-12-01.sealed --purge   # leave nothing on the server
-sudo -u pledgebox pledgebox collect --data /var/lib/pledgebox --out - > /media/usb/pledges.sealed""")
-    sp.add_argument("--out", type=Path, required=True, metavar="FILE",
-                    help="the new file (never overwritten; mode 0600), or - for standard output; "
-                         "it holds sealed records only")
-    sp.add_argument("--purge", action="store_true",
-                    help="leave no sealed record on the server, not even the safety copy of earlier collects")
-
-
-def cmd_review(args) -> int:
-    """Open collected files with the organisers' identities; print, export and match payments."""
-    from . import payments, report, review, store
-
-    refuse_passphrase_argument(args)
-    # Refused before any passphrase is asked for or any record opened.
-    outputs = [path for path in (args.csv, args.json) if path is not None]
-    for path in outputs:
-        if os.path.lexists(path):
-            raise OutputExists(str(path), hint=report.OUTPUT_HINT)
-    if len(outputs) == 2 and os.path.abspath(outputs[0]) == os.path.abspath(outputs[1]):
-        raise UsageError("--csv and --json name the same file.")
-    for path in args.files:
-        if not path.is_file():
-            raise store.RecordsUnreadable(f"{path}: no such file")
-        if sealing.looks_like_identity(path):
-            raise review.NotRecords(str(path))
-    passphrase_files = args.passphrase_file or []
-    if len(passphrase_files) not in (0, 1, len(args.identity)):
-        raise UsageError("give one --passphrase-file for all identities, or one per --identity, in the same order.")
-    if args.csv_format != "en" and not args.csv:
-        raise UsageError("--csv-format only means something with --csv.", hint="add --csv OUT, or leave it out")
-    if not args.payments and (args.fee_tolerance or args.accept_near):
-        raise UsageError("--fee-tolerance and --accept-near only mean something with --payments.",
-                         hint="add --payments with the bank statements, or leave those options out")
-    statement = payments.read_payments(args.payments) if args.payments else None
-    for path in args.identity:
-        keys.check_identity_file(path)  # all of them, before the first passphrase is typed
-    identities = [keys.open_identity(path, passphrase_files, i) for i, path in enumerate(args.identity)]
-    result = review.open_files(args.files, identities, progress_stream=sys.stderr)
-    matching = (payments.match(result.entries, statement, fee_tolerance=args.fee_tolerance,
-                               accept_near=args.accept_near) if statement else None)
-    if args.csv:
-        # With a byte order mark, spreadsheet programs read the UTF-8 (Cyrillic, umlauts) correctly.
-        text = report.csv_text(result, matching, german=args.csv_format == "de")
-        report.write_private(args.csv, text, encoding="utf-8-sig")
-    if args.json:
-        report.write_private(args.json, safetext.json_text(report.json_document(result, matching)) + "\n")
-    if hasattr(sys.stdout, "reconfigure"):
-        # A terminal that cannot show a character gets an escape, not a crash halfway through the table.
-        sys.stdout.reconfigure(errors="backslashreplace")
-    report.report(result, matching, sys.stdout, sys.stderr, wide=args.wide)
-    for path in outputs:
-        print(f"Wrote {safetext.terminal(str(path))} (mode 0600). "
-              "It holds the pledges in plaintext: keep it on this machine.")
-    return 0
-
-
-def add_review(sub) -> None:
-    """`review FILE… --identity KEYFILE`: passphrases, exports, payments, width."""
-    sp = command(sub, "review", cmd_review, "on the organisers' machine: open collected files, merge duplicates, "
-                  "show, export and match payments", """
-python app.py review /media/usb/*.sealed --identity ~/pledgebox/anna.identity
-python app.py review server.sealed mirror1.sealed --identity anna.identity --csv pledges.csv --json pledges.json
-python app.py review *.sealed --identity anna.identity --payments camt053.xml --fee-tolerance 0.50
-python app.py review *.sealed --identity anna.identity --payments kontoauszug.sta umsaetze.csv --accept-near
-python app.py review *.sealed --identity anna.identity --csv pledges.csv --csv-format de   # for German spreadsheets
-python app.py review *.sealed --identity new.identity --identity old.identity   # after a key rotation
-
-Bank statements are recognised by content: CAMT.053/.054 XML and MT940 (both need
-pip install 'pledgebox[bank]'), or a CSV export with a header row: a column for the amount
-('Betrag', 'Amount', 'Umsatz', 'Haben', 'Credit') and one or more for the remittance text
-('Verwendungszweck', 'Reference', 'Description', 'Buchungstext', …). A reference is found
-anywhere in that text, in any case, with or without separators; the same payment in two files
-counts once.""")
-    sp.add_argument("files", type=Path, nargs="+", metavar="FILE", help="files written by `collect`")
-    sp.add_argument("--identity", type=Path, action="append", required=True, metavar="KEYFILE",
-                    help="an organiser's identity file (repeat it to open records sealed to older keys)")
-    sp.add_argument("--passphrase-file", type=Path, action="append", metavar="FILE",
-                    help="read the passphrase from FILE instead of the terminal (once for all identities, "
-                         "or once per --identity)")
-    sp.add_argument("--csv", type=Path, metavar="OUT", help="also write the pledges as CSV for a spreadsheet "
-                    "(new file, mode 0600)")
-    sp.add_argument("--json", type=Path, metavar="OUT", help="also write pledges, totals and problems as JSON "
-                    "(new file, mode 0600)")
-    sp.add_argument("--csv-format", choices=("en", "de"), default="en",
-                    help="en: ',' between cells, '.' in amounts (default); de: ';' and ',' for German spreadsheets")
-    sp.add_argument("--payments", type=Path, nargs="+", action="extend", metavar="FILE",
-                    help="bank statements (CAMT.053/.054, MT940 or CSV): mark each pledge received, partly "
-                         "received or open")
-    sp.add_argument("--fee-tolerance", type=_fee, default=Decimal(0), metavar="AMOUNT",
-                    help="count a pledge as received when at most AMOUNT is missing (bank fees; default 0)")
-    sp.add_argument("--accept-near", action="store_true",
-                    help="count a payment whose reference has a typo for the reference it probably meant")
-    sp.add_argument("--wide", action="store_true", help="show every cell in full instead of fitting the terminal")
-    no_passphrase_argument(sp)
-
-
-def _fee(text: str) -> Decimal:
-    """A fee tolerance such as 0.50 or 0,50: from 0 to 999.99."""
-    if not re.fullmatch(r"[0-9]{1,3}(?:[.,][0-9]{1,2})?", text.strip()):
-        raise argparse.ArgumentTypeError("give an amount such as 0.50 (from 0 to 999.99)")
-    return Decimal(text.strip().replace(",", "."))
+sudo -u pledgebox pledgebox collect --data /var/lib/pledgebox --out - > /media/usb/pledges.sealed""",
+    )
+    sp.add_argument(
+        "--out",
+        type=Path,
+        required=True,
+        metavar="FILE",
+        help="the new file (never overwritten; mode 0600), or - for standard output; it holds sealed records only",
+    )
+    sp.add_argument(
+        "--purge",
+        action="store_true",
+        help="leave no sealed record on the server, not even the safety copy of earlier collects",
+    )
 
 
 def cmd_audit(args) -> int:
@@ -295,27 +256,37 @@ def cmd_audit(args) -> int:
     for note in report.notes:
         print(f"note: {note}")
     if report.clean:
-        print(f"No findings in {where}: {report.files} files and {report.records} sealed records checked; "
-              "no address, Tor circuit id, user agent, time of day, plaintext or private key. (The server never "
-              "writes a circuit id: with --proxy-protocol it keeps a keyed hash of each in memory, for minutes.)")
+        print(
+            f"No findings in {where}: {report.files} files and {report.records} sealed records checked; "
+            "no address, Tor circuit id, user agent, time of day, plaintext or private key. (The server never "
+            "writes a circuit id: with --proxy-protocol it keeps a keyed hash of each in memory, for minutes.)"
+        )
         return 0
     for line in audit.lines(report):
         print(line)
-    print(f"{len(report.findings)} finding{'s' * (len(report.findings) != 1)} in {where} "
-          f"({report.files} files, {report.records} sealed records checked). Values are not shown: "
-          "they could be donors' data. Look at each place, remove what must not be there, then run audit again.",
-          file=sys.stderr)
+    print(
+        f"{len(report.findings)} finding{'s' * (len(report.findings) != 1)} in {where} "
+        f"({report.files} files, {report.records} sealed records checked). Values are not shown: "
+        "they could be donors' data. Look at each place, remove what must not be there, then run audit again.",
+        file=sys.stderr,
+    )
     return 1
 
 
 def add_audit(sub) -> None:
     """`audit [--data DIR]`."""
-    command(sub, "audit", cmd_audit, "scan a data folder for anything that could identify a donor "
-             "(addresses, user agents, times of day, plaintext, private keys, loose permissions)", """
+    command(
+        sub,
+        "audit",
+        cmd_audit,
+        "scan a data folder for anything that could identify a donor "
+        "(addresses, user agents, times of day, plaintext, private keys, loose permissions)",
+        """
 python app.py audit                          # the project's data/
 python app.py audit --data /srv/pledgebox/data   # a live server's data folder (or a full-copy host's)
 Exit status 0: nothing found; 1: findings, listed as FILE: KIND or FILE:LINE:COLUMN: KIND
-(never the value itself). A static mirror needs no audit: `mirror verify` checks every byte of it.""")
+(never the value itself). A static mirror needs no audit: `mirror verify` checks every byte of it.""",
+    )
 
 
 def parser() -> argparse.ArgumentParser:
@@ -323,9 +294,11 @@ def parser() -> argparse.ArgumentParser:
     # allow_abbrev=False: `--passphrase x` must never be read as `--passphrase-file x`.
     p = Parser(
         allow_abbrev=False,
-        prog=PROG, formatter_class=argparse.RawDescriptionHelpFormatter,
+        prog=PROG,
+        formatter_class=argparse.RawDescriptionHelpFormatter,
         description="A Tor-friendly fundraising appeal whose pledges are sealed to the organisers' keys.",
-        epilog="Run `python app.py COMMAND --help` for each command's options and examples.")
+        epilog="Run `python app.py COMMAND --help` for each command's options and examples.",
+    )
     sub = p.add_subparsers(dest="command", required=True, metavar="COMMAND")
     for add in (add_serve, add_raised, add_keygen, add_identity, add_collect, add_review, add_audit, add_mirror):
         add(sub)

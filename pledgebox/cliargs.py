@@ -15,17 +15,24 @@ class Parser(argparse.ArgumentParser):
 
     def error(self, message: str):
         self.print_usage(sys.stderr)
-        self.exit(2, f"{self.prog}: error: {message}\n"
-                     f"pledgebox: hint: `{self.prog} --help` shows the options and examples\n")
+        self.exit(
+            2, f"{self.prog}: error: {message}\npledgebox: hint: `{self.prog} --help` shows the options and examples\n"
+        )
 
 
 def command(sub, name, func, help_text, examples) -> argparse.ArgumentParser:
     """A subcommand with its examples, `--data` and the function that runs it."""
-    sp = sub.add_parser(name, help=help_text, description=help_text, allow_abbrev=False,
-                        formatter_class=argparse.RawDescriptionHelpFormatter,
-                        epilog="examples:\n" + textwrap.indent(examples.strip(), "  "))
-    sp.add_argument("--data", type=data_dir, default=config.DEFAULT_DATA,
-                    help="the data folder (default: the project's data/)")
+    sp = sub.add_parser(
+        name,
+        help=help_text,
+        description=help_text,
+        allow_abbrev=False,
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+        epilog="examples:\n" + textwrap.indent(examples.strip(), "  "),
+    )
+    sp.add_argument(
+        "--data", type=data_dir, default=config.DEFAULT_DATA, help="the data folder (default: the project's data/)"
+    )
     sp.set_defaults(func=func)
     return sp
 

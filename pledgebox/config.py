@@ -21,12 +21,19 @@ _ID = re.compile(r"^[a-z0-9][a-z0-9-]{0,39}$")
 _ONION = re.compile(r"^[a-z2-7]{56}\.onion$")
 # "2.500" and "2,500" mean 2500 to a German reader and 2.5 to Python: refused, never guessed.
 _AMBIGUOUS = re.compile(r"[.,][0-9]{3}(?![0-9])")
-TABLES = {"campaign": "[campaign]", "groups": "[[groups]]", "methods": "[[methods]]",
-          "organisers": "[[organisers]]", "limits": "[limits]"}
-KEYS = {"campaign": ("id", "goal", "currency", "deadline", "timezone", "onion", "clearnet"),
-        "groups": ("id", "name", "url"),
-        "methods": ("id", "kind", "label", "beneficiary", "iban", "bic", "address"),
-        "organisers": ("name", "recipient", "signer")}
+TABLES = {
+    "campaign": "[campaign]",
+    "groups": "[[groups]]",
+    "methods": "[[methods]]",
+    "organisers": "[[organisers]]",
+    "limits": "[limits]",
+}
+KEYS = {
+    "campaign": ("id", "goal", "currency", "deadline", "timezone", "onion", "clearnet"),
+    "groups": ("id", "name", "url"),
+    "methods": ("id", "kind", "label", "beneficiary", "iban", "bic", "address"),
+    "organisers": ("name", "recipient", "signer"),
+}
 
 
 @dataclass(frozen=True)
@@ -126,17 +133,21 @@ def load(data_dir: Path | None = None, *, allow_demo: bool = True) -> Config:
 
 def missing(path: Path, also: str = "") -> ConfigError:
     """The error for a campaign.toml that does not exist yet."""
-    return ConfigError(f"{path} is missing. {also}".strip(),
-                       hint=f"copy data/campaign.example.toml to {path}, fill it in (the organisers' keys from "
-                            "`pledgebox keygen`), then start again (a service: systemctl restart pledgebox)")
+    return ConfigError(
+        f"{path} is missing. {also}".strip(),
+        hint=f"copy data/campaign.example.toml to {path}, fill it in (the organisers' keys from "
+        "`pledgebox keygen`), then start again (a service: systemctl restart pledgebox)",
+    )
 
 
 def check_names(doc: dict) -> None:
     """Refuse unknown tables and keys, naming the closest known one (`dealine` → `deadline`)."""
+
     def spell(key):
         value = doc.get(key)
-        return TABLES.get(key) or (f"[[{key}]]" if isinstance(value, list) else f"[{key}]"
-                                   if isinstance(value, dict) else key)
+        return TABLES.get(key) or (
+            f"[[{key}]]" if isinstance(value, list) else f"[{key}]" if isinstance(value, dict) else key
+        )
 
     tomlfile.refuse_unknown(doc, TABLES, "", spell)
     for name, known in KEYS.items():
@@ -168,16 +179,7 @@ def parse(doc: dict, data_dir: Path, *, demo: bool = False) -> Config:
     deadline = camp.get("deadline")
     if deadline is not None and not isinstance(deadline, date):
         raise ConfigError("campaign.deadline must be a date like 2026-12-31 (no quotes).")
-    onion = str(camp.get("onion", "")).strip().lower().removeprefix("http://").rstrip("/")
-    if onion and not _ONION.match(onion):
-        raise ConfigError("campaign.onion must be a v3 onion address (56 characters + .onion).")
-    if onion and not onion_checksum_ok(onion):
-        raise ConfigError("campaign.onion has a typo: its checksum does not match.",
-                          hint="copy it again from the onion service's hostname file")
-    clearnet = str(camp.get("clearnet", "")).strip().rstrip("/")
-    if clearnet and not clearnet.startswith("https://"):
-        raise ConfigError("campaign.clearnet must start with https://.")
-
+    onion, clearnet = _addresses(camp)
     groups = tuple(_group(g, i) for i, g in enumerate(_array(doc, "groups")))
     methods = tuple(_method(m, i, demo) for i, m in enumerate(_array(doc, "methods")))
     organisers = tuple(_organiser(o, i) for i, o in enumerate(doc.get("organisers", [])))
@@ -185,20 +187,52 @@ def parse(doc: dict, data_dir: Path, *, demo: bool = False) -> Config:
         ids = [x.id for x in items]
         twice = next((i for i in ids if ids.count(i) > 1), None)
         if twice:
-            raise ConfigError(f"[[{name}]]: two entries have the id {twice!r}.",
-                              hint="give each its own id, or remove the copy")
+            raise ConfigError(
+                f"[[{name}]]: two entries have the id {twice!r}.", hint="give each its own id, or remove the copy"
+            )
     if not organisers:
-        raise ConfigError("organisers: at least one organiser key is needed to seal pledges.",
-                          hint="run `python app.py keygen --out FILE` and add the line it prints")
+        raise ConfigError(
+            "organisers: at least one organiser key is needed to seal pledges.",
+            hint="run `python app.py keygen --out FILE` and add the line it prints",
+        )
     limits = Limits(**{k: _limit(v, f"limits.{k}") for k, v in doc.get("limits", {}).items()})
     if limits.min_amount > limits.max_amount:
-        raise ConfigError(f"limits.min_amount ({limits.min_amount}) is above limits.max_amount "
-                          f"({limits.max_amount}): no pledge could be made.",
-                          hint="make min_amount smaller than max_amount (the defaults are \"1\" and \"100000\")")
-    return Config(campaign_id=cid, goal=goal, currency=currency, timezone=tzname,
-                  deadline=deadline, groups=groups, methods=methods, organisers=organisers,
-                  data_dir=Path(data_dir), onion=onion, clearnet=clearnet, demo=demo,
-                  limits=limits)
+        raise ConfigError(
+            f"limits.min_amount ({limits.min_amount}) is above limits.max_amount "
+            f"({limits.max_amount}): no pledge could be made.",
+            hint='make min_amount smaller than max_amount (the defaults are "1" and "100000")',
+        )
+    return Config(
+        campaign_id=cid,
+        goal=goal,
+        currency=currency,
+        timezone=tzname,
+        deadline=deadline,
+        groups=groups,
+        methods=methods,
+        organisers=organisers,
+        data_dir=Path(data_dir),
+        onion=onion,
+        clearnet=clearnet,
+        demo=demo,
+        limits=limits,
+    )
+
+
+def _addresses(camp: dict) -> tuple[str, str]:
+    """campaign.onion (a v3 address with a correct checksum) and campaign.clearnet (https), each or empty."""
+    onion = str(camp.get("onion", "")).strip().lower().removeprefix("http://").rstrip("/")
+    if onion and not _ONION.match(onion):
+        raise ConfigError("campaign.onion must be a v3 onion address (56 characters + .onion).")
+    if onion and not onion_checksum_ok(onion):
+        raise ConfigError(
+            "campaign.onion has a typo: its checksum does not match.",
+            hint="copy it again from the onion service's hostname file",
+        )
+    clearnet = str(camp.get("clearnet", "")).strip().rstrip("/")
+    if clearnet and not clearnet.startswith("https://"):
+        raise ConfigError("campaign.clearnet must start with https://.")
+    return onion, clearnet
 
 
 def onion_checksum_ok(address: str) -> bool:
@@ -224,8 +258,10 @@ def _refuse_placeholders(value, where: str) -> None:
         for i, item in enumerate(value):
             _refuse_placeholders(item, f"{where}[{i}]")
     elif isinstance(value, str) and value.strip().upper().startswith("FILL IN"):
-        raise ConfigError(f"{where} still holds the example's placeholder.",
-                          hint="fill it in, or remove the entry if you do not use it")
+        raise ConfigError(
+            f"{where} still holds the example's placeholder.",
+            hint="fill it in, or remove the entry if you do not use it",
+        )
 
 
 def _table(doc: dict, key: str) -> dict:
@@ -238,8 +274,10 @@ def _table(doc: dict, key: str) -> dict:
 def _array(doc: dict, key: str) -> list:
     value = doc.get(key)
     if not isinstance(value, list) or not value:
-        raise ConfigError(f"[[{key}]] is missing: at least one is needed.",
-                          hint=f"add a [[{key}]] table (two brackets) as data/campaign.example.toml shows")
+        raise ConfigError(
+            f"[[{key}]] is missing: at least one is needed.",
+            hint=f"add a [[{key}]] table (two brackets) as data/campaign.example.toml shows",
+        )
     return value
 
 
@@ -247,8 +285,10 @@ def _text(table: dict, key: str, *, required: bool = True) -> str:
     leaf = key.rsplit(".", 1)[-1]
     value = table.get(leaf, "")
     if not isinstance(value, str) or (required and not value.strip()):
-        raise ConfigError(f"{key} is missing, empty or not text.",
-                          hint=f'write it in quotes, e.g. {leaf} = "…" (see data/campaign.example.toml)')
+        raise ConfigError(
+            f"{key} is missing, empty or not text.",
+            hint=f'write it in quotes, e.g. {leaf} = "…" (see data/campaign.example.toml)',
+        )
     return value.strip()
 
 
@@ -256,8 +296,10 @@ def warnings(cfg: Config, day: date, *, first_start: bool) -> list[str]:
     """What is allowed but most likely a slip, for the server to say once at start."""
     found = []
     if first_start and cfg.deadline is not None and cfg.deadline < day:
-        found.append(f"campaign.deadline {cfg.deadline} is before today ({day}): the site shows the campaign "
-                     "as ended. If that is a typo, correct the year in campaign.toml and restart.")
+        found.append(
+            f"campaign.deadline {cfg.deadline} is before today ({day}): the site shows the campaign "
+            "as ended. If that is a typo, correct the year in campaign.toml and restart."
+        )
     return found
 
 
@@ -266,27 +308,30 @@ def _amount(value, key: str) -> Decimal:
     example = 'write it in quotes with a dot for cents only, e.g. "2500" or "2500.50"'
     if isinstance(value, float):
         # TOML has already turned 2.500 into 2.5: what was written cannot be known, so it is refused.
-        raise ConfigError(f"{key} = {value} is a bare decimal number, which can hide a thousands separator "
-                          "(2.500 is read as 2.5).", hint=example)
+        raise ConfigError(
+            f"{key} = {value} is a bare decimal number, which can hide a thousands separator (2.500 is read as 2.5).",
+            hint=example,
+        )
     if isinstance(value, bool) or not isinstance(value, (str, int)):
-        raise ConfigError(f"{key} must be an amount like \"2500\".", hint=example)
+        raise ConfigError(f'{key} must be an amount like "2500".', hint=example)
     text = str(value).strip()
     if _AMBIGUOUS.search(text):
-        raise ConfigError(f"{key} = {text!r} is ambiguous: it could mean {text.replace(',', '').replace('.', '')} "
-                          f"or a number with decimals.",
-                          hint=f'write whole euros without separators, e.g. "{_whole(text)}"; '
-                               'cents after a dot: "2500.50"')
+        raise ConfigError(
+            f"{key} = {text!r} is ambiguous: it could mean {text.replace(',', '').replace('.', '')} "
+            f"or a number with decimals.",
+            hint=f'write whole euros without separators, e.g. "{_whole(text)}"; cents after a dot: "2500.50"',
+        )
     try:
         amount = Decimal(text)
     except (InvalidOperation, ValueError):
-        raise ConfigError(f"{key} must be an amount like \"2500\".", hint=example) from None
+        raise ConfigError(f'{key} must be an amount like "2500".', hint=example) from None
     if not amount.is_finite() or amount <= 0:
         raise ConfigError(f"{key} must be more than zero.", hint=example)
     return amount
 
 
 def _whole(text: str) -> str:
-    """"2.500" → "2500": the reading a German-speaking organiser most likely meant."""
+    """ "2.500" → "2500": the reading a German-speaking organiser most likely meant."""
     digits = re.sub(r"[.,]", "", text)
     return digits if digits.isdigit() else "2500"
 
@@ -330,7 +375,7 @@ def _method(doc: dict, i: int, demo: bool = False) -> Method:
     elif not fields["address"]:
         raise ConfigError(f"{where}.address is needed for {kind}.")
     if kind == "crypto" and not fields["label"]:
-        raise ConfigError(f"{where}.label is needed for crypto (e.g. \"Monero\").")
+        raise ConfigError(f'{where}.label is needed for crypto (e.g. "Monero").')
     return Method(mid, kind, **fields)
 
 
@@ -338,14 +383,16 @@ def _organiser(doc: dict, i: int) -> Organiser:
     from . import sealing  # sealing validates the key strings; only it knows their format
 
     where = f"organisers[{i}]"
-    organiser = Organiser(_text(doc, f"{where}.name"), _text(doc, f"{where}.recipient"),
-                          _text(doc, f"{where}.signer", required=False))
+    organiser = Organiser(
+        _text(doc, f"{where}.name"), _text(doc, f"{where}.recipient"), _text(doc, f"{where}.signer", required=False)
+    )
     for key, kind in (("recipient", sealing.Recipient), ("signer", sealing.Signer)):
         value = getattr(organiser, key)
         if value or key == "recipient":
             try:
                 kind.from_string(value)
             except PledgeboxError as exc:
-                raise ConfigError(f"{where}.{key}: {exc.message}",
-                                  hint="paste the line `python app.py keygen` printed, unchanged") from None
+                raise ConfigError(
+                    f"{where}.{key}: {exc.message}", hint="paste the line `python app.py keygen` printed, unchanged"
+                ) from None
     return organiser

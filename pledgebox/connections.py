@@ -101,15 +101,22 @@ class Channel(HTTPChannel):
         return not (self.requests or self.total_outbufs_len or self.will_close or self.close_when_flushed)
 
 
-def attach(socket_map: dict, *, proxy_protocol: bool = False, head: float = HEAD_DEADLINE,
-           body: float = BODY_DEADLINE, housekeeping=None) -> None:
+def attach(
+    socket_map: dict,
+    *,
+    proxy_protocol: bool = False,
+    head: float = HEAD_DEADLINE,
+    body: float = BODY_DEADLINE,
+    housekeeping=None,
+) -> None:
     """Give a waitress server's listeners these channels, the deadlines and accepting without pause.
 
     housekeeping: called from waitress's maintenance (every cleanup_interval seconds), e.g. to
     forget idle circuits while no request comes.
     """
-    channel = type("Channel", (Channel,), {"proxy_protocol": proxy_protocol, "head_deadline": head,
-                                           "body_deadline": body})
+    channel = type(
+        "Channel", (Channel,), {"proxy_protocol": proxy_protocol, "head_deadline": head, "body_deadline": body}
+    )
     listeners = [obj for obj in socket_map.values() if isinstance(obj, BaseWSGIServer)]
     for listener in listeners:
         listener.channel_class = channel
@@ -127,6 +134,7 @@ def _with_deadlines(maintenance, listener, housekeeping):
                 channel.will_close = True
         if housekeeping is not None:
             housekeeping()
+
     return with_deadlines
 
 
@@ -134,6 +142,7 @@ def _always_accepting(listener, socket_map: dict, listeners: list):
     """waitress's readable() without its pause at connection_limit: at the limit, the connections that
     have waited longest without a complete request are closed instead, so a new visitor always gets in.
     """
+
     def readable() -> bool:
         now = time.time()
         if now >= listener.next_channel_cleanup:
@@ -143,6 +152,7 @@ def _always_accepting(listener, socket_map: dict, listeners: list):
         if listener.accepting and len(socket_map) >= limit:
             _evict(listeners, len(socket_map) - limit + max(1, limit // EVICT_SHARE))
         return listener.accepting
+
     return readable
 
 
@@ -153,6 +163,7 @@ def _accept_many(accept_one, socket_map: dict):
             accept_one()
             if len(socket_map) == before:
                 return  # nothing more waiting (or a connection that failed at once)
+
     return accept_many
 
 

@@ -25,7 +25,7 @@ def write_all(fd: int, data: bytes) -> None:
     """Write all of data to fd, however many writes that takes."""
     view = memoryview(data)
     while view:
-        view = view[os.write(fd, view):]
+        view = view[os.write(fd, view) :]
 
 
 def write_new(path: Path, data: bytes, *, mode: int = 0o600, replace: bool = False) -> None:
@@ -68,8 +68,7 @@ def create(path: Path, data: bytes, exists: Callable[[str], Exception], failed: 
         raise failed(f"{path}: {exc.strerror}") from None
 
 
-def read_small(path: Path, limit: int, failed: Callable[[str], Exception],
-               too_large: Callable[[], Exception]) -> bytes:
+def read_small(path: Path, limit: int, failed: Callable[[str], Exception], too_large: Callable[[], Exception]) -> bytes:
     """The whole of a file that must hold at most limit bytes (a hostile one may be huge), or the caller's errors."""
     try:
         with open(path, "rb") as file:
@@ -97,4 +96,3 @@ def _link(tmp: Path, path: Path) -> None:
         if os.path.lexists(path):
             raise FileExistsError(errno.EEXIST, os.strerror(errno.EEXIST), str(path)) from None
         os.rename(tmp, path)
-

@@ -14,14 +14,14 @@ MASK = 3
 
 def payload(beneficiary: str, iban: str, amount: Decimal, text: str, bic: str = "") -> str:
     """The EPC069-12 text: service tag, version 002, UTF-8, SEPA credit transfer, then the fields."""
-    return "\n".join(["BCD", "002", "1", "SCT", bic, beneficiary[:70], iban, f"EUR{amount:.2f}",
-                      "", "", text[:140]])
+    return "\n".join(["BCD", "002", "1", "SCT", bic, beneficiary[:70], iban, f"EUR{amount:.2f}", "", "", text[:140]])
 
 
 def girocode(beneficiary: str, iban: str, amount: Decimal, text: str, bic: str = ""):
     """The QR symbol: error correction M and at most version 13, as EPC069-12 requires."""
-    qr = segno.make_qr(payload(beneficiary, iban, amount, text, bic), error="m", boost_error=False,
-                       mask=MASK, encoding="utf-8")
+    qr = segno.make_qr(
+        payload(beneficiary, iban, amount, text, bic), error="m", boost_error=False, mask=MASK, encoding="utf-8"
+    )
     if qr.version > 13:
         raise ValueError("the GiroCode payload is too long for version 13")
     return qr

@@ -33,5 +33,9 @@ class StoreTrouble:
             if cause == self._last[0] and now - self._last[1] < EVERY:
                 return
             self._last = (cause, now)
-        print(f"pledgebox: error: pledges cannot be stored, donors get 503 ({cause}); hint: check the data "
-              "folder's owner and free space with `pledgebox audit --data DIR`", file=sys.stderr, flush=True)
+        print(
+            f"pledgebox: error: pledges cannot be stored, donors get 503 ({cause}); hint: check the data "
+            "folder's owner and free space with `pledgebox audit --data DIR`",
+            file=sys.stderr,
+            flush=True,
+        )

@@ -43,15 +43,19 @@ class NoTerminal(PledgeboxError):
 class PassphraseFileError(PledgeboxError):
     """The passphrase file could not be read:"""
 
-    hint = ("give a file this user may read that holds the passphrase on its first line, "
-            "e.g. --passphrase-file /dev/shm/pass")
+    hint = (
+        "give a file this user may read that holds the passphrase on its first line, "
+        "e.g. --passphrase-file /dev/shm/pass"
+    )
 
 
 class PassphraseOnCommandLine(UsageError):
     """A passphrase is never taken from the command line: other users can read it (ps), shells keep it in history."""
 
-    hint = ("type it when asked, or use --passphrase-file FILE; "
-            "if that passphrase is a real one, choose a new one: it is in your shell history now")
+    hint = (
+        "type it when asked, or use --passphrase-file FILE; "
+        "if that passphrase is a real one, choose a new one: it is in your shell history now"
+    )
 
 
 def _encode(text: str) -> bytes:
@@ -61,8 +65,14 @@ def _encode(text: str) -> bytes:
 
 def from_file(path: Path) -> bytes:
     """The passphrase in a file: its first line, without the line ending."""
-    data = files.read_small(path, _MAX_PASSPHRASE_FILE, PassphraseFileError, lambda: PassphraseFileError(
-        f"{path} is too large to be a passphrase file", hint="the file must hold the passphrase alone, on one line"))
+    data = files.read_small(
+        path,
+        _MAX_PASSPHRASE_FILE,
+        PassphraseFileError,
+        lambda: PassphraseFileError(
+            f"{path} is too large to be a passphrase file", hint="the file must hold the passphrase alone, on one line"
+        ),
+    )
     # Editors add a final newline; a passphrase never ends with one.
     line = data.split(b"\n", 1)[0].removesuffix(b"\r")
     try:
@@ -110,8 +120,10 @@ def load(path: Path, secret: bytes) -> sealing.Identity:
     try:
         return sealing.Identity.load(path, secret)
     except sealing.WrongPassphrase as exc:
-        exc.hint = ("check Caps Lock and the keyboard layout; a passphrase file must hold the passphrase "
-                    f"alone (identity: {path})")
+        exc.hint = (
+            "check Caps Lock and the keyboard layout; a passphrase file must hold the passphrase "
+            f"alone (identity: {path})"
+        )
         raise
 
 
@@ -137,8 +149,10 @@ def check_identity_file(path: Path) -> None:
     if os.path.isdir(path):
         raise sealing.IdentityFileError(f"{path} is a folder.", hint=hint)
     if not os.access(path, os.R_OK):
-        raise sealing.IdentityFileError(f"{path}: this user may not read it.",
-                                        hint="run the command as the user who made the identity, or check its owner")
+        raise sealing.IdentityFileError(
+            f"{path}: this user may not read it.",
+            hint="run the command as the user who made the identity, or check its owner",
+        )
 
 
 def create(out: Path, secret: bytes, *, scrypt_work: int) -> sealing.Identity:
@@ -152,9 +166,14 @@ def organisers_table(identity: sealing.Identity, name: str) -> str:
     """The [[organisers]] table for data/campaign.toml (a valid TOML basic string for the name)."""
     # JSON string escapes are a subset of TOML basic-string escapes; TOML also forbids a raw DEL.
     quoted = json.dumps(name, ensure_ascii=False).replace("\x7f", "\\u007f")
-    return "\n".join(["[[organisers]]", f"name = {quoted}",
-                      f'recipient = "{identity.recipient.to_string()}"',
-                      f'signer = "{identity.signer.to_string()}"'])
+    return "\n".join(
+        [
+            "[[organisers]]",
+            f"name = {quoted}",
+            f'recipient = "{identity.recipient.to_string()}"',
+            f'signer = "{identity.signer.to_string()}"',
+        ]
+    )
 
 
 def inside(path: Path, folder: Path) -> bool:

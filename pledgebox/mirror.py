@@ -50,8 +50,9 @@ VERSION_FILE = "mirror-version"  # DATA/state/mirror-version: the last version b
 class NoOnion(PledgeboxError):
     """A static mirror's pledge form posts to the campaign's onion address, and none is configured."""
 
-    hint = ('add onion = "….onion" to [campaign] in data/campaign.toml '
-            "(the address in the onion service's hostname file)")
+    hint = (
+        'add onion = "….onion" to [campaign] in data/campaign.toml (the address in the onion service\'s hostname file)'
+    )
 
 
 class NotAnOrganiser(PledgeboxError):
@@ -63,8 +64,10 @@ class NotAnOrganiser(PledgeboxError):
 class NotAMirror(PledgeboxError):
     """This is not a pledgebox mirror copy or archive:"""
 
-    hint = ("download the bundle again from the organisers' mirror page (a cut-off download is the usual cause), "
-            "or give the unpacked folder")
+    hint = (
+        "download the bundle again from the organisers' mirror page (a cut-off download is the usual cause), "
+        "or give the unpacked folder"
+    )
 
 
 class UnsafeContent(PledgeboxError):
@@ -76,9 +79,11 @@ class UnsafeContent(PledgeboxError):
 class BadSignature(PledgeboxError):
     """The copy is not signed by any signer key given (--signer):"""
 
-    hint = ("another organiser may have signed it: pin every organiser's key (one --signer each, as the mirror "
-            "page lists them) and compare them with the fingerprints the organisers publish; if it is signed by "
-            "none of them, this copy was altered: do not host it")
+    hint = (
+        "another organiser may have signed it: pin every organiser's key (one --signer each, as the mirror "
+        "page lists them) and compare them with the fingerprints the organisers publish; if it is signed by "
+        "none of them, this copy was altered: do not host it"
+    )
 
 
 class MirrorDiffers(PledgeboxError):
@@ -102,7 +107,9 @@ def static_links(at: str, onion: str):
     def links(lang: str) -> dict[str, str]:
         live = site_links(lang)
         return {page: up + page_path(lang, page) for page in PAGES} | {
-            form: f"http://{onion}{live[form]}" for form in ("pledge", "confirm")}
+            form: f"http://{onion}{live[form]}" for form in ("pledge", "confirm")
+        }
+
     return links
 
 
@@ -157,18 +164,20 @@ def render_files(config, signed: Signed, totals: campaign.Totals) -> dict[str, b
 def readme(config, signed: Signed) -> str:
     """The README.txt inside the copy, for the people who host it."""
     signers = "".join(f"  {o.name}: {o.signer}\n" for o in config.organisers if o.signer)
-    return (f"pledgebox mirror: a static copy of the appeal at http://{config.onion}/\n"
-            f"Version {signed.version}, built {signed.built}, expires on {signed.expires} (UTC days).\n\n"
-            "Host the files of this folder on any web server: plain HTML, no scripts, nothing to\n"
-            "configure. The pledge form sends pledges to the organisers' onion service, so donors\n"
-            "pledge with Tor Browser. Please do not change or add files: the copy is signed.\n\n"
-            "Check the copy (signature, addresses, expiry and every byte), unpacked or as the archive:\n"
-            f"  pledgebox mirror verify FOLDER_OR_ARCHIVE --signer {signed.signer} --onion {config.onion}\n"
-            "Keep it current (from cron or a systemd timer: see the project's deploy/ folder):\n"
-            f"  pledgebox mirror pull http://{config.onion}/ /var/www/pledgebox-mirror --signer {signed.signer}\n"
-            "or check the bytes only:\n"
-            "  sha256sum -c MANIFEST.sha256\n\n"
-            f"The organisers' signer keys:\n{signers}")
+    return (
+        f"pledgebox mirror: a static copy of the appeal at http://{config.onion}/\n"
+        f"Version {signed.version}, built {signed.built}, expires on {signed.expires} (UTC days).\n\n"
+        "Host the files of this folder on any web server: plain HTML, no scripts, nothing to\n"
+        "configure. The pledge form sends pledges to the organisers' onion service, so donors\n"
+        "pledge with Tor Browser. Please do not change or add files: the copy is signed.\n\n"
+        "Check the copy (signature, addresses, expiry and every byte), unpacked or as the archive:\n"
+        f"  pledgebox mirror verify FOLDER_OR_ARCHIVE --signer {signed.signer} --onion {config.onion}\n"
+        "Keep it current (from cron or a systemd timer: see the project's deploy/ folder):\n"
+        f"  pledgebox mirror pull http://{config.onion}/ /var/www/pledgebox-mirror --signer {signed.signer}\n"
+        "or check the bytes only:\n"
+        "  sha256sum -c MANIFEST.sha256\n\n"
+        f"The organisers' signer keys:\n{signers}"
+    )
 
 
 def manifest_of(files: dict[str, bytes]) -> bytes:
@@ -201,19 +210,32 @@ def organiser_name(config, identity: sealing.Identity) -> str:
     raise NotAnOrganiser(identity.signer.fingerprint)
 
 
-def build_tree(config, identity: sealing.Identity, *, version: int, built: date,
-               days: int = statement.DEFAULT_DAYS) -> tuple[dict[str, bytes], statement.Statement]:
+def build_tree(
+    config, identity: sealing.Identity, *, version: int, built: date, days: int = statement.DEFAULT_DAYS
+) -> tuple[dict[str, bytes], statement.Statement]:
     """The whole copy in memory (pages, manifest, signed statement) and its statement."""
     name = organiser_name(config, identity)
     # Checked before anything is rendered: the pages show these figures.
-    draft = statement.make(config, version=version, built=built, days=days, manifest_sha256="0" * 64,
-                           signed_by=name)
-    signed = Signed(name, identity.signer.to_string(), identity.signer.fingerprint, version, draft.built,
-                    draft.expires, config.onion)
+    draft = statement.make(config, version=version, built=built, days=days, manifest_sha256="0" * 64, signed_by=name)
+    signed = Signed(
+        name,
+        identity.signer.to_string(),
+        identity.signer.fingerprint,
+        version,
+        draft.built,
+        draft.expires,
+        config.onion,
+    )
     files = render_files(config, signed, campaign.read_totals(config.state_dir))
     manifest = manifest_of(files)
-    final = statement.make(config, version=version, built=built, days=days,
-                           manifest_sha256=hashlib.sha256(manifest).hexdigest(), signed_by=name)
+    final = statement.make(
+        config,
+        version=version,
+        built=built,
+        days=days,
+        manifest_sha256=hashlib.sha256(manifest).hexdigest(),
+        signed_by=name,
+    )
     return files | {MANIFEST: manifest, STATEMENT: final.to_bytes(), SIGNATURE: statement.sign(final, identity)}, final
 
 
@@ -248,8 +270,9 @@ def remember_version(config, version: int) -> None:
 def check_output(out: Path) -> None:
     """Refuse an output folder that exists and holds anything: a build never overwrites."""
     if out.exists() and (not out.is_dir() or any(out.iterdir())):
-        raise OutputExists(f"{out} (a folder that is not empty)",
-                           hint="choose a new folder, or remove the old build first")
+        raise OutputExists(
+            f"{out} (a folder that is not empty)", hint="choose a new folder, or remove the old build first"
+        )
 
 
 def write_tree(folder: Path, tree: dict[str, bytes]) -> None:
@@ -263,8 +286,15 @@ def write_tree(folder: Path, tree: dict[str, bytes]) -> None:
         target.chmod(0o644)
 
 
-def build(config, identity: sealing.Identity, out: Path, *, version: int | None = None,
-          days: int = statement.DEFAULT_DAYS, built: date | None = None) -> Build:
+def build(
+    config,
+    identity: sealing.Identity,
+    out: Path,
+    *,
+    version: int | None = None,
+    days: int = statement.DEFAULT_DAYS,
+    built: date | None = None,
+) -> Build:
     """Write the copy and its archive to a new folder `out`; nothing is left behind on failure."""
     out = Path(out)
     check_output(out)

@@ -65,10 +65,12 @@ def refuse_other_user(data: Path, command: str) -> None:
     if owner == me:
         return
     name = user_name(owner)
-    raise WrongUser(f"{folder} belongs to {name}, and this command runs as {user_name(me)}. Files it wrote "
-                    f"would belong to {user_name(me)}, and the server (running as {name}) could not write "
-                    "them: every pledge would fail.",
-                    hint=f"run it as {name}: sudo -u {name} {command}")
+    raise WrongUser(
+        f"{folder} belongs to {name}, and this command runs as {user_name(me)}. Files it wrote "
+        f"would belong to {user_name(me)}, and the server (running as {name}) could not write "
+        "them: every pledge would fail.",
+        hint=f"run it as {name}: sudo -u {name} {command}",
+    )
 
 
 def writable_by(st: os.stat_result, uid: int) -> bool:

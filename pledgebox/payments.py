@@ -90,15 +90,20 @@ def read_payments(paths: Sequence[Path]) -> Payments:
     """Read every statement (CAMT, MT940 or CSV, by content); refuse a file of sealed pledges given by mistake."""
     for path in paths:
         if _looks_sealed(path):
-            raise UsageError(f"{path} is a file of collected pledges, not a bank statement.",
-                             hint="give the files `collect` wrote before --payments, and the statements after it")
+            raise UsageError(
+                f"{path} is a file of collected pledges, not a bank statement.",
+                hint="give the files `collect` wrote before --payments, and the statements after it",
+            )
     read = [(str(path), statements.read(path)) for path in paths]
     currencies = {s.currency for _, s in read if s.currency}
     if len(currencies) > 1:
-        raise StatementUnreadable("the statements are in different currencies: " + ", ".join(sorted(currencies)),
-                                  hint="give the statements of one account at a time")
-    return Payments(read, [Payment.from_booking(name, b, s.family, i) for i, (name, s) in enumerate(read)
-                           for b in s.bookings])
+        raise StatementUnreadable(
+            "the statements are in different currencies: " + ", ".join(sorted(currencies)),
+            hint="give the statements of one account at a time",
+        )
+    return Payments(
+        read, [Payment.from_booking(name, b, s.family, i) for i, (name, s) in enumerate(read) for b in s.bookings]
+    )
 
 
 def _looks_sealed(path: Path) -> bool:
@@ -116,7 +121,7 @@ def find_references(text: str, known: dict[str, str]) -> list[str]:
     compact = _NOT_ALNUM.sub("", text).upper().translate(_READ_AS)
     found = []
     for start in range(len(compact) - SIZE + 1):
-        reference = known.get(compact[start:start + SIZE])
+        reference = known.get(compact[start : start + SIZE])
         if reference and reference not in found:
             found.append(reference)
     return found
@@ -133,8 +138,8 @@ class Typos:
         """Every variant of every known reference → that reference (None when two share it)."""
         index: dict[str, str | None] = {}
         for code, reference in self.known.items():
-            variants = [code[:i] + "?" + code[i + 1:] for i in range(SIZE)]
-            variants += ["~" + code[:i] + code[i + 1] + code[i] + code[i + 2:] for i in range(SIZE - 1)]
+            variants = [code[:i] + "?" + code[i + 1 :] for i in range(SIZE)]
+            variants += ["~" + code[:i] + code[i + 1] + code[i] + code[i + 2 :] for i in range(SIZE - 1)]
             for variant in variants:
                 # A variant two references share says nothing about which one was meant.
                 index[variant] = reference if index.get(variant, reference) == reference else None
@@ -144,7 +149,7 @@ class Typos:
         """The one known reference that code is a typo of, or None."""
         if self._index is None:
             self._index = self._build()  # built once, and only when some payment needs it
-        found = {self._index.get(code[:i] + "?" + code[i + 1:]) for i in range(SIZE)}
+        found = {self._index.get(code[:i] + "?" + code[i + 1 :]) for i in range(SIZE)}
         found.add(self._index.get("~" + code))
         found.discard(None)
         return found.pop() if len(found) == 1 else None
@@ -155,7 +160,7 @@ def explain_unknown(text: str, typos: Typos) -> tuple[str, str]:
     tokens = _NOT_ALNUM.split(text.upper())
     for i in range(len(tokens)):
         joined = ""
-        for token in tokens[i:i + 4]:
+        for token in tokens[i : i + 4]:
             joined += token
             if len(joined) >= SIZE:
                 break
@@ -227,8 +232,9 @@ def merge_duplicates(payments: Sequence[Payment]) -> tuple[list[Payment], list[P
     return kept, copies
 
 
-def match(entries: Sequence[Entry], payments: Payments, *, fee_tolerance: Decimal = Decimal(0),
-          accept_near: bool = False) -> Matching:
+def match(
+    entries: Sequence[Entry], payments: Payments, *, fee_tolerance: Decimal = Decimal(0), accept_near: bool = False
+) -> Matching:
     """Mark each pledge with the money received for its reference; list payments nobody pledged."""
     by_reference: dict[str, Entry] = {}
     for entry in entries:

@@ -12,8 +12,18 @@ from datetime import date
 FIELDS = ("amount", "designation", "method", "pseudonym", "contact", "message")
 MAX_LENGTH = {"amount": 24, "designation": 40, "method": 40, "pseudonym": 80, "contact": 200, "message": 2000}
 # What is sealed, in this order.
-SEALED_FIELDS = ("reference", "amount", "currency", "designation", "method", "pseudonym", "contact", "message",
-                 "language", "day")
+SEALED_FIELDS = (
+    "reference",
+    "amount",
+    "currency",
+    "designation",
+    "method",
+    "pseudonym",
+    "contact",
+    "message",
+    "language",
+    "day",
+)
 REFERENCE_LENGTH = 11  # "K7M2Q-9XH4V": nine characters, a check character and a dash
 CURRENCY_LENGTH = 3  # an ISO 4217 code; the config accepts only EUR
 LANGUAGE_LENGTH = 2  # "en", "de"
@@ -33,10 +43,14 @@ def largest() -> int:
     longest: the longest typed amount, all digits, plus ".00".
     """
     widest = "\U0001f600"
-    doc = {"reference": "X" * REFERENCE_LENGTH, "amount": "9" * MAX_LENGTH["amount"] + ".00",
-           "currency": "X" * CURRENCY_LENGTH,
-           **{name: widest * MAX_LENGTH[name] for name in FIELDS if name != "amount"},
-           "language": "x" * LANGUAGE_LENGTH, "day": date.max.isoformat()}
+    doc = {
+        "reference": "X" * REFERENCE_LENGTH,
+        "amount": "9" * MAX_LENGTH["amount"] + ".00",
+        "currency": "X" * CURRENCY_LENGTH,
+        **{name: widest * MAX_LENGTH[name] for name in FIELDS if name != "amount"},
+        "language": "x" * LANGUAGE_LENGTH,
+        "day": date.max.isoformat(),
+    }
     return len(encode({name: doc[name] for name in SEALED_FIELDS}))
 
 

@@ -52,10 +52,18 @@ class Pledge:
 
     def plaintext(self, reference: str, currency: str, day: date) -> bytes:
         """The small JSON document that is sealed: nothing about the donor's connection."""
-        doc = {"reference": reference, "amount": f"{self.amount:.2f}", "currency": currency,
-               "designation": self.designation, "method": self.method, "pseudonym": self.pseudonym,
-               "contact": self.contact, "message": self.message, "language": self.language,
-               "day": day.isoformat()}
+        doc = {
+            "reference": reference,
+            "amount": f"{self.amount:.2f}",
+            "currency": currency,
+            "designation": self.designation,
+            "method": self.method,
+            "pseudonym": self.pseudonym,
+            "contact": self.contact,
+            "message": self.message,
+            "language": self.language,
+            "day": day.isoformat(),
+        }
         return encode(doc)
 
 
@@ -128,9 +136,15 @@ def validate(values: dict[str, str], lang: str, config, t) -> tuple[Pledge | Non
         errors["method"] = t("errors.method_invalid")
     if errors:
         return None, errors
-    return Pledge(amount=amount, designation=designation, method=values["method"],
-                  pseudonym=values.get("pseudonym", ""), contact=values.get("contact", ""),
-                  message=values.get("message", ""), language=lang), {}
+    return Pledge(
+        amount=amount,
+        designation=designation,
+        method=values["method"],
+        pseudonym=values.get("pseudonym", ""),
+        contact=values.get("contact", ""),
+        message=values.get("message", ""),
+        language=lang,
+    ), {}
 
 
 # Reference codes: Crockford's base32 (no I, L, O, U), read aloud without doubt, with a

@@ -41,7 +41,7 @@ def parse(line: bytes) -> Source:
         raise BadProxyLine("no PROXY signature")
     if line.translate(None, _PRINTABLE):
         raise BadProxyLine("not printable ASCII")
-    rest = line[len(SIGNATURE):]
+    rest = line[len(SIGNATURE) :]
     if rest == b"UNKNOWN" or rest.startswith(b"UNKNOWN "):
         return Source("UNKNOWN")  # the spec: whatever follows UNKNOWN is ignored
     parts = rest.split(b" ")
@@ -94,11 +94,10 @@ class Reader:
         buffer = self._buffer + data
         end = buffer.find(b"\r\n", 0, MAX_LINE)
         if end < 0:
-            head = buffer[:len(SIGNATURE)]
-            if (not SIGNATURE.startswith(head) or len(buffer) >= MAX_LINE or b"\n" in buffer
-                    or b"\r" in buffer[:-1]):
+            head = buffer[: len(SIGNATURE)]
+            if not SIGNATURE.startswith(head) or len(buffer) >= MAX_LINE or b"\n" in buffer or b"\r" in buffer[:-1]:
                 raise BadProxyLine("no PROXY line")
             self._buffer = buffer
             return None, b""
         self._buffer = b""
-        return parse(buffer[:end]), buffer[end + 2:]
+        return parse(buffer[:end]), buffer[end + 2 :]

@@ -44,8 +44,10 @@ class FetchFailed(PledgeboxError):
 class Replay(PledgeboxError):
     """The site serves an older copy than the one in place, so it was refused (a replay would freeze the copy):"""
 
-    hint = ("the copy in place stays; if the organisers really went back, "
-            "they must build a new bundle with a higher --version")
+    hint = (
+        "the copy in place stays; if the organisers really went back, "
+        "they must build a new bundle with a higher --version"
+    )
 
 
 class NotManaged(PledgeboxError):
@@ -74,12 +76,16 @@ def bundle_url(source: str) -> tuple[str, bool]:
     parts = urlsplit(source.strip())
     host = (parts.hostname or "").lower()
     if parts.scheme not in ("http", "https") or not host or parts.username or parts.password:
-        raise UsageError(f"{source!r} is not an http:// or https:// address of a site",
-                         hint="give the organisers' site, e.g. http://….onion/")
+        raise UsageError(
+            f"{source!r} is not an http:// or https:// address of a site",
+            hint="give the organisers' site, e.g. http://….onion/",
+        )
     onion = host.endswith(".onion")
     if parts.scheme == "http" and not onion and not is_loopback(host):
-        raise UsageError(f"{host} would be fetched in plain HTTP over the internet",
-                         hint="use the onion address (through Tor) or an https:// address")
+        raise UsageError(
+            f"{host} would be fetched in plain HTTP over the internet",
+            hint="use the onion address (through Tor) or an https:// address",
+        )
     path = parts.path if parts.path.endswith(".tar.gz") else parts.path.rstrip("/") + mirror.BUNDLE_URL
     port = f":{parts.port}" if parts.port else ""
     return f"{parts.scheme}://{host}{port}{path}", onion
@@ -112,13 +118,21 @@ def fetch(url: str, *, socks: str | None, limit: int) -> bytes:
         raise MissingExtra() from None
     timeout = urllib3.Timeout(connect=CONNECT_TIMEOUT, read=READ_TIMEOUT)
     # socks5h: tor resolves the name, so an onion address never reaches a DNS server.
-    pool = (SOCKSProxyManager(f"socks5h://{socks}/", timeout=timeout, retries=False) if socks
-            else urllib3.PoolManager(timeout=timeout, retries=False))
+    pool = (
+        SOCKSProxyManager(f"socks5h://{socks}/", timeout=timeout, retries=False)
+        if socks
+        else urllib3.PoolManager(timeout=timeout, retries=False)
+    )
     deadline = time.monotonic() + TOTAL_TIMEOUT
     try:
         with pool:
-            response = pool.request("GET", url, preload_content=False, redirect=False,
-                                    headers={"Accept-Encoding": "identity", "User-Agent": "pledgebox-mirror-pull"})
+            response = pool.request(
+                "GET",
+                url,
+                preload_content=False,
+                redirect=False,
+                headers={"Accept-Encoding": "identity", "User-Agent": "pledgebox-mirror-pull"},
+            )
             try:
                 return _read_body(response, limit, deadline)
             finally:
@@ -130,8 +144,9 @@ def fetch(url: str, *, socks: str | None, limit: int) -> bytes:
 def _read_body(response, limit: int, deadline: float) -> bytes:
     """The body of a 200 response, refused past `limit` bytes or the deadline."""
     if response.status != 200:
-        raise FetchFailed(f"the site answered {response.status}"
-                          + (" (it publishes no bundle)" if response.status == 404 else ""))
+        raise FetchFailed(
+            f"the site answered {response.status}" + (" (it publishes no bundle)" if response.status == 404 else "")
+        )
     length = response.headers.get("Content-Length", "")
     if length.isdigit() and int(length) > limit:
         raise FetchFailed(f"the bundle is {length} bytes, more than any mirror ({limit})")
@@ -216,15 +231,25 @@ def sync_tree(folder: Path) -> None:
 
 def prune(folder: Path, keep: set[str]) -> None:
     """Remove old versioned folders but the newest KEEP (and those in `keep`)."""
-    versions = sorted((p for p in folder.iterdir() if p.name.startswith("v") and p.name[1:].isdigit()),
-                      key=lambda p: int(p.name[1:]), reverse=True)
+    versions = sorted(
+        (p for p in folder.iterdir() if p.name.startswith("v") and p.name[1:].isdigit()),
+        key=lambda p: int(p.name[1:]),
+        reverse=True,
+    )
     for old in versions[KEEP:]:
         if old.name not in keep:
             shutil.rmtree(old, ignore_errors=True)
 
 
-def pull(source: str, out: Path, signers: list[sealing.Signer], *, socks: str = DEFAULT_SOCKS,
-         today: date | None = None, fetcher=fetch) -> Pulled:
+def pull(
+    source: str,
+    out: Path,
+    signers: list[sealing.Signer],
+    *,
+    socks: str = DEFAULT_SOCKS,
+    today: date | None = None,
+    fetcher=fetch,
+) -> Pulled:
     """Fetch, verify and (if newer) install the bundle from a site; the copy in place stays on any failure."""
     out = Path(out).absolute()
     url, onion = bundle_url(source)

@@ -15,19 +15,22 @@ from . import ROOT
 VIEWS = ROOT / "views"
 if not VIEWS.is_dir():
     # views/, i18n/ and data/ live beside the package, in the checkout.
-    raise ImportError(f"{VIEWS} is missing: run pledgebox from its checkout (pip install -e .), not a copy "
-                      "installed without it")
+    raise ImportError(
+        f"{VIEWS} is missing: run pledgebox from its checkout (pip install -e .), not a copy installed without it"
+    )
 STYLE = (VIEWS / "style.css").read_text(encoding="utf-8").strip()
 STYLE_HASH = "sha256-" + base64.b64encode(hashlib.sha256(STYLE.encode()).digest()).decode()
 
 
 def csp(form_action: str = "'self'") -> str:
     """The Content-Security-Policy: nothing may load but the hashed inline style and data: images."""
-    return ("default-src 'none'; "
-            f"style-src '{STYLE_HASH}'; "
-            "img-src data:; "  # the GiroCode on the receipt, and the empty favicon
-            f"form-action {form_action}; "
-            "frame-ancestors 'none'; base-uri 'none'")
+    return (
+        "default-src 'none'; "
+        f"style-src '{STYLE_HASH}'; "
+        "img-src data:; "  # the GiroCode on the receipt, and the empty favicon
+        f"form-action {form_action}; "
+        "frame-ancestors 'none'; base-uri 'none'"
+    )
 
 
 CSP = csp()
@@ -38,8 +41,7 @@ SECURITY_HEADERS = (
     ("X-Frame-Options", "DENY"),
     ("Cross-Origin-Opener-Policy", "same-origin"),
     ("Cross-Origin-Resource-Policy", "same-origin"),
-    ("Permissions-Policy", "camera=(), microphone=(), geolocation=(), payment=(), usb=(), "
-                           "browsing-topics=()"),
+    ("Permissions-Policy", "camera=(), microphone=(), geolocation=(), payment=(), usb=(), browsing-topics=()"),
 )
 
 
@@ -70,8 +72,15 @@ def accepts_gzip(accept_encoding: str) -> bool:
 def display_url(url: str) -> tuple[str, str]:
     """(href, text) for a link: the path percent-encoded in href, shown readably as text."""
     parts = urlsplit(url)
-    href = urlunsplit((parts.scheme, parts.netloc.encode("idna").decode("ascii"),
-                       quote(parts.path, safe="/%:@!$&'()*+,;="), quote(parts.query, safe="=&%"), ""))
+    href = urlunsplit(
+        (
+            parts.scheme,
+            parts.netloc.encode("idna").decode("ascii"),
+            quote(parts.path, safe="/%:@!$&'()*+,;="),
+            quote(parts.query, safe="=&%"),
+            "",
+        )
+    )
     text = parts.netloc + parts.path
     return href, text.rstrip("/") if parts.path in ("", "/") else text
 

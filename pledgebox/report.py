@@ -48,8 +48,16 @@ def csv_text(result: Result, matching: Matching | None = None, *, german: bool =
     for entry in result.entries:
         values = {**entry.document(matching is not None), "copies": str(len(entry.sources))}
         # Amounts are written by review itself, never by a donor: numbers, not text to neutralise.
-        writer.writerow([values[name].replace(".", ",") if german and name in _AMOUNTS else
-                         values[name] if name in _AMOUNTS else csv_cell(values[name]) for name in columns])
+        writer.writerow(
+            [
+                values[name].replace(".", ",")
+                if german and name in _AMOUNTS
+                else values[name]
+                if name in _AMOUNTS
+                else csv_cell(values[name])
+                for name in columns
+            ]
+        )
     return buffer.getvalue()
 
 
@@ -67,28 +75,49 @@ def json_document(result: Result, matching: Matching | None = None) -> dict:
         "pledgebox-review": 1,
         "files": result.files,
         "pledges": [entry.document(matching is not None) for entry in result.entries],
-        "totals": {kind: {key: {"pledges": n, "amount": f"{amount:.2f}", "received": f"{received:.2f}"}
-                          for key, (n, amount, received) in rows.items()}
-                   for kind, rows in totals(result.entries).items()},
+        "totals": {
+            kind: {
+                key: {"pledges": n, "amount": f"{amount:.2f}", "received": f"{received:.2f}"}
+                for key, (n, amount, received) in rows.items()
+            }
+            for kind, rows in totals(result.entries).items()
+        },
         "records": result.records,
         "duplicates": result.duplicates,
         "other_keys": [{"key_ids": list(ids), "records": n} for ids, n in result.other_keys.items()],
         "damaged": [{"file": p.source.file, "line": p.source.line, "reason": p.reason} for p in result.damaged],
-        "conflicts": [{"kind": c.what, "value": c.value, "first": {"file": c.first.file, "line": c.first.line},
-                       "second": {"file": c.second.file, "line": c.second.line}} for c in result.conflicts],
+        "conflicts": [
+            {
+                "kind": c.what,
+                "value": c.value,
+                "first": {"file": c.first.file, "line": c.first.line},
+                "second": {"file": c.second.file, "line": c.second.line},
+            }
+            for c in result.conflicts
+        ],
     }
     if matching:
         doc["payments"] = {
-            "files": [{"file": name, "kind": s.kind, "currency": s.currency, "incoming": len(s.bookings),
-                       "outgoing": s.outgoing, "pending": s.pending, "unreadable": s.unreadable}
-                      for name, s in matching.payments.statements],
+            "files": [
+                {
+                    "file": name,
+                    "kind": s.kind,
+                    "currency": s.currency,
+                    "incoming": len(s.bookings),
+                    "outgoing": s.outgoing,
+                    "pending": s.pending,
+                    "unreadable": s.unreadable,
+                }
+                for name, s in matching.payments.statements
+            ],
             "received": f"{matching.received:.2f}",
             "pledged": f"{result.pledged:.2f}",
             "fee_tolerance": f"{matching.fee_tolerance:.2f}",
             "accept_near": matching.accept_near,
             "counted_once": [_place(p) for p in matching.duplicates],
-            "unknown": [_place(p) | {"text": p.text, "note": p.note, "probably": p.near or None}
-                        for p in matching.unknown],
+            "unknown": [
+                _place(p) | {"text": p.text, "note": p.note, "probably": p.near or None} for p in matching.unknown
+            ],
             "near": [_place(p) | {"reference": p.near, "counted": matching.accept_near} for p in matching.near],
             "raised": raised_command(result, matching),
         }
@@ -121,8 +150,9 @@ def money(amount: Decimal) -> str:
     return f"{amount:,.2f}"
 
 
-def table(entries: Sequence[Entry], *, payments: bool = False, columns: int | None = None,
-          wide: bool = False) -> list[str]:
+def table(
+    entries: Sequence[Entry], *, payments: bool = False, columns: int | None = None, wide: bool = False
+) -> list[str]:
     """The pledges as a readable, terminal-safe table: one line per pledge."""
     names = list(TABLE) + (["received", "status"] if payments else [])
     rows = []
@@ -187,10 +217,15 @@ def report(result: Result, matching: Matching | None, out, err, *, wide: bool = 
             print(text, file=out)
         print(file=out)
     _warnings(result, err)
-    summary = (f"{count(len(result.files), 'file')}, {count(result.records, 'record')}: "
-               f"{count(len(result.entries), 'pledge')}")
-    details = [(result.duplicates, "duplicates merged"), (sum(result.other_keys.values()), "sealed to other keys"),
-               (len(result.damaged), "damaged and skipped"), (len(result.conflicts), "conflicting")]
+    summary = (
+        f"{count(len(result.files), 'file')}, {count(result.records, 'record')}: {count(len(result.entries), 'pledge')}"
+    )
+    details = [
+        (result.duplicates, "duplicates merged"),
+        (sum(result.other_keys.values()), "sealed to other keys"),
+        (len(result.damaged), "damaged and skipped"),
+        (len(result.conflicts), "conflicting"),
+    ]
     summary += "".join(f", {n} {what}" for n, what in details if n)
     currencies = {e.currency for e in result.entries}
     print(summary + ".", file=out)
@@ -213,21 +248,28 @@ def _warnings(result: Result, err) -> None:
             print(f"pledgebox: warning: {problem}", file=err)
     for name, n in shown.items():
         if n > MAX_PROBLEMS_SHOWN:
-            print(f"pledgebox: warning: {terminal(name)}: {n - MAX_PROBLEMS_SHOWN} more damaged "
-                  "records skipped (the JSON output lists them all)", file=err)
+            print(
+                f"pledgebox: warning: {terminal(name)}: {n - MAX_PROBLEMS_SHOWN} more damaged "
+                "records skipped (the JSON output lists them all)",
+                file=err,
+            )
     for ids, n in sorted(result.other_keys.items()):
-        keys = ", ".join(" ".join(k[i:i + 4] for i in range(0, len(k), 4)) for k in ids)
-        print(f"pledgebox: warning: {n} record{'s' * (n != 1)} sealed only to other keys ({keys}): "
-              "give the matching --identity to open them", file=err)
+        keys = ", ".join(" ".join(k[i : i + 4] for i in range(0, len(k), 4)) for k in ids)
+        print(
+            f"pledgebox: warning: {n} record{'s' * (n != 1)} sealed only to other keys ({keys}): "
+            "give the matching --identity to open them",
+            file=err,
+        )
     for conflict in result.conflicts:
         print(f"pledgebox: warning: {conflict}", file=err)
     campaigns = result.campaigns
     if len(campaigns) > 1:
-        print("pledgebox: warning: the pledges come from several campaigns: "
-              + ", ".join(terminal(c) for c in campaigns), file=err)
+        print(
+            "pledgebox: warning: the pledges come from several campaigns: " + ", ".join(terminal(c) for c in campaigns),
+            file=err,
+        )
     if result.records and not result.entries and result.other_keys:
-        print("pledgebox: hint: none of the records is sealed to the identity given: is it the right one?",
-              file=err)
+        print("pledgebox: hint: none of the records is sealed to the identity given: is it the right one?", file=err)
 
 
 def _payments_report(result: Result, matching: Matching, out, err) -> None:
@@ -235,12 +277,18 @@ def _payments_report(result: Result, matching: Matching, out, err) -> None:
     print(file=out)
     for name, statement in matching.payments.statements:
         left_out = [(statement.outgoing, "outgoing"), (statement.pending, "not booked yet")]
-        print(f"Payments from {terminal(name)} ({terminal(statement.kind)}): {len(statement.bookings)} incoming"
-              + "".join(f", {n} {what} left out" for n, what in left_out if n) + ".", file=out)
+        print(
+            f"Payments from {terminal(name)} ({terminal(statement.kind)}): {len(statement.bookings)} incoming"
+            + "".join(f", {n} {what} left out" for n, what in left_out if n)
+            + ".",
+            file=out,
+        )
         if statement.unreadable:
             where = ", ".join(statement.unreadable[:10]) + (" …" if len(statement.unreadable) > 10 else "")
-            print(f"pledgebox: warning: {terminal(name)}: the amount of {terminal(where)} could not be read, "
-                  "left out", file=err)
+            print(
+                f"pledgebox: warning: {terminal(name)}: the amount of {terminal(where)} could not be read, left out",
+                file=err,
+            )
     if matching.duplicates:
         n = len(matching.duplicates)
         print(f"{count(n, 'payment')} found in two files {'was' if n == 1 else 'were'} counted once.", file=out)
@@ -248,19 +296,31 @@ def _payments_report(result: Result, matching: Matching, out, err) -> None:
     print(f"{len(counted)} incoming, {len(counted) - len(matching.unknown)} matched to pledges.", file=out)
     several = len(matching.payments.statements) > 1
     if matching.unknown:
-        print(f"{count(len(matching.unknown), 'payment')} ({money(matching.unknown_total)}) "
-              f"{'has' if len(matching.unknown) == 1 else 'have'} no known reference:", file=out)
+        print(
+            f"{count(len(matching.unknown), 'payment')} ({money(matching.unknown_total)}) "
+            f"{'has' if len(matching.unknown) == 1 else 'have'} no known reference:",
+            file=out,
+        )
         for p in matching.unknown:
-            print(f"  {_where(p, several)} {fit(terminal(p.day), 10):10} {money(p.amount):>12}  {terminal(p.note)}  "
-                  f"\"{fit(terminal(p.text), 60)}\"", file=out)
+            print(
+                f"  {_where(p, several)} {fit(terminal(p.day), 10):10} {money(p.amount):>12}  {terminal(p.note)}  "
+                f'"{fit(terminal(p.text), 60)}"',
+                file=out,
+            )
     if matching.near and matching.accept_near:
-        print(f"{count(len(matching.near), 'payment')} ({money(matching.near_total)}) counted for the reference "
-              "a typo probably meant (--accept-near):", file=out)
+        print(
+            f"{count(len(matching.near), 'payment')} ({money(matching.near_total)}) counted for the reference "
+            "a typo probably meant (--accept-near):",
+            file=out,
+        )
         for p in matching.near:
             print(f"  {_where(p, several)} {money(p.amount):>12}  → {p.near}", file=out)
     elif matching.near:
-        print(f"{count(len(matching.near), 'payment')} ({money(matching.near_total)}) with a mistyped reference: "
-              "check them, then --accept-near counts them for the reference they probably meant.", file=out)
+        print(
+            f"{count(len(matching.near), 'payment')} ({money(matching.near_total)}) with a mistyped reference: "
+            "check them, then --accept-near counts them for the reference they probably meant.",
+            file=out,
+        )
     _received(result, matching, out)
 
 
@@ -275,9 +335,12 @@ def _received(result: Result, matching: Matching, out) -> None:
     counts = Counter(entry.status for entry in result.entries)
     short = sum(1 for entry in result.entries if entry.short)
     fees = f" ({short} of them less than pledged, within --fee-tolerance {matching.fee_tolerance:.2f})" if short else ""
-    print(f"Received: {money(matching.received)} of {money(result.pledged)} pledged: "
-          + ", ".join(f"{counts.get(s, 0)} {s}" + (fees if s == "received" else "") for s in STATUSES) + ".",
-          file=out)
+    print(
+        f"Received: {money(matching.received)} of {money(result.pledged)} pledged: "
+        + ", ".join(f"{counts.get(s, 0)} {s}" + (fees if s == "received" else "") for s in STATUSES)
+        + ".",
+        file=out,
+    )
     print("To publish the amount received, run on the server:", file=out)
     print(f"  python app.py raised {matching.received:.2f}", file=out)
     print(f"  (or, to show the amount pledged as well: {raised_command(result, matching)})", file=out)

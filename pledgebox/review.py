@@ -26,15 +26,14 @@ BATCH = 400  # records per task sent to a worker
 PROGRESS_MIN_RECORDS = 1000
 
 
-
 class NotRecords(UsageError):
     """This is an identity file, not a file of collected pledges:"""
 
     hint = "give identity files with --identity KEYFILE, and the files `collect` wrote as FILE"
 
 
-
 # -- opening sealed records ------------------------------------------------------------------------
+
 
 class Source(NamedTuple):
     """Where a record was found: a file given to review, and its line."""
@@ -85,8 +84,10 @@ class Entry:
     def document(self, with_payments: bool) -> dict:
         """The entry as plain JSON values."""
         doc = {name: getattr(self, name) for name in PLAINTEXT} | {
-            "amount": f"{self.amount:.2f}", "campaign": self.campaign,
-            "sources": [{"file": s.file, "line": s.line} for s in self.sources]}
+            "amount": f"{self.amount:.2f}",
+            "campaign": self.campaign,
+            "sources": [{"file": s.file, "line": s.line} for s in self.sources],
+        }
         if with_payments:
             doc |= {"received": f"{self.received:.2f}", "status": self.status, "short": f"{self.short:.2f}"}
         return doc
@@ -113,8 +114,10 @@ class Conflict:
     second: Source
 
     def __str__(self) -> str:
-        return (f"{self.what} {terminal(self.value)} appears with different contents at {self.first} "
-                f"and {self.second}: one may be forged or altered; both are shown")
+        return (
+            f"{self.what} {terminal(self.value)} appears with different contents at {self.first} "
+            f"and {self.second}: one may be forged or altered; both are shown"
+        )
 
 
 @dataclass
@@ -212,8 +215,7 @@ def default_processes(records: int) -> int:
 class Progress:
     """A progress bar on a terminal's stderr; silent when stderr is not a terminal or the job is small."""
 
-    def __init__(self, stream, total: int, *, label: str = "opening", minimum: int | None = None,
-                 clock=time.monotonic):
+    def __init__(self, stream, total: int, *, label: str = "opening", minimum: int | None = None, clock=time.monotonic):
         minimum = PROGRESS_MIN_RECORDS if minimum is None else minimum
         isatty = getattr(stream, "isatty", None)
         self.active = bool(stream is not None and total >= minimum and isatty and isatty())
@@ -269,8 +271,9 @@ def _batches(paths: Sequence[Path], result: Result, progress: Progress) -> Itera
         yield batch
 
 
-def _results(batches: Iterable[list[tuple[Source, Record]]], identities, processes: int
-             ) -> Iterator[tuple[list[tuple[Source, Record]], list[tuple]]]:
+def _results(
+    batches: Iterable[list[tuple[Source, Record]]], identities, processes: int
+) -> Iterator[tuple[list[tuple[Source, Record]], list[tuple]]]:
     """Each batch with its opened records, in order; in worker processes when processes > 1."""
     if processes <= 1:
         for batch in batches:
@@ -281,8 +284,9 @@ def _results(batches: Iterable[list[tuple[Source, Record]]], identities, process
 
     # fork: the workers inherit the identities in memory; the secrets never cross a pipe or a pickle.
     context = multiprocessing.get_context("fork")
-    with ProcessPoolExecutor(processes, mp_context=context, initializer=_init_worker,
-                             initargs=(tuple(identities),)) as pool:
+    with ProcessPoolExecutor(
+        processes, mp_context=context, initializer=_init_worker, initargs=(tuple(identities),)
+    ) as pool:
         pending: deque = deque()
         iterator = iter(batches)
         try:
@@ -302,8 +306,9 @@ def _results(batches: Iterable[list[tuple[Source, Record]]], identities, process
                 future.cancel()
 
 
-def open_files(paths: Sequence[Path], identities: Sequence[sealing.Identity], *, progress_stream=None,
-               processes: int | None = None) -> Result:
+def open_files(
+    paths: Sequence[Path], identities: Sequence[sealing.Identity], *, progress_stream=None, processes: int | None = None
+) -> Result:
     """Open every record of the collected files with any of the identities; merge duplicates."""
     paths = [Path(p) for p in paths]
     result = Result(files=[str(p) for p in paths])
@@ -331,13 +336,19 @@ def open_files(paths: Sequence[Path], identities: Sequence[sealing.Identity], *,
     return result
 
 
-def _merge(result: Result, by_id: dict, by_reference: dict, source: Source, record_id: str,
-           fields: dict[str, str]) -> None:
+def _merge(
+    result: Result, by_id: dict, by_reference: dict, source: Source, record_id: str, fields: dict[str, str]
+) -> None:
     """Add one opened pledge, or merge it into an earlier copy of the same pledge."""
     entry = Entry(**{**fields, "amount": Decimal(fields["amount"])}, record_id=record_id, sources=[source])
-    candidates = [(what, value, earlier) for what, value, earlier in
-                  (("record id", record_id, by_id.get(record_id)),
-                   ("reference", entry.reference, by_reference.get(entry.reference))) if earlier is not None]
+    candidates = [
+        (what, value, earlier)
+        for what, value, earlier in (
+            ("record id", record_id, by_id.get(record_id)),
+            ("reference", entry.reference, by_reference.get(entry.reference)),
+        )
+        if earlier is not None
+    ]
     for _, _, earlier in candidates:
         if earlier.same_pledge(entry):
             earlier.sources.append(source)

@@ -17,8 +17,22 @@ _UNSAFE_CATEGORIES = frozenset(("Cc", "Cf", "Co", "Cs", "Zl", "Zp"))
 # Characters that show as nothing although they are not format characters (Unicode's
 # Default_Ignorable_Code_Point outside Cf): Hangul fillers, the combining grapheme joiner, variation
 # selectors, Khmer inherent vowels, Mongolian selectors. They make two different texts look the same.
-_INVISIBLE = frozenset([0x034F, 0x115F, 0x1160, 0x17B4, 0x17B5, *range(0x180B, 0x1810), 0x2065, 0x3164,
-                        *range(0xFE00, 0xFE10), 0xFFA0, *range(0xFFF0, 0xFFF9), *range(0xE0000, 0xE1000)])
+_INVISIBLE = frozenset(
+    [
+        0x034F,
+        0x115F,
+        0x1160,
+        0x17B4,
+        0x17B5,
+        *range(0x180B, 0x1810),
+        0x2065,
+        0x3164,
+        *range(0xFE00, 0xFE10),
+        0xFFA0,
+        *range(0xFFF0, 0xFFF9),
+        *range(0xE0000, 0xE1000),
+    ]
+)
 # Zero-width in a terminal. Escaped like every format character all the same: invisible on their own,
 # they make "Anna" and "An\u200dna" look alike; a Persian word or an emoji family shows an escape instead.
 _JOINERS = frozenset("\u200c\u200d\ufe0e\ufe0f")
@@ -77,7 +91,7 @@ def csv_cell(text: str) -> str:
     text = _pattern().sub(lambda m: m.group() if m.group() in "\t\n\r" else _escape(m), text)
     # Spreadsheets skip leading spaces before they look for a formula; a tab or line break is one in itself.
     rest = text.lstrip()
-    if rest.startswith(_FORMULA_START) or any(ch in "\t\r\n" for ch in text[:len(text) - len(rest)]):
+    if rest.startswith(_FORMULA_START) or any(ch in "\t\r\n" for ch in text[: len(text) - len(rest)]):
         return "'" + text
     return text
 
@@ -103,8 +117,10 @@ def width(text: str) -> int:
     """How many terminal columns text takes (wide East Asian characters take two)."""
     if text.isascii():
         return len(text)
-    return sum(0 if unicodedata.combining(ch) or ch in _JOINERS
-               else 2 if unicodedata.east_asian_width(ch) in "WF" else 1 for ch in text)
+    return sum(
+        0 if unicodedata.combining(ch) or ch in _JOINERS else 2 if unicodedata.east_asian_width(ch) in "WF" else 1
+        for ch in text
+    )
 
 
 def fit(text: str, columns: int) -> str:

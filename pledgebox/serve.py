@@ -48,8 +48,10 @@ class WorkersFailing(PledgeboxError):
 class CannotListen(PledgeboxError):
     """Cannot listen on"""
 
-    hint = ("another program may use that port (try --port 8081), or the socket's folder does not exist, "
-            "or the address is not this machine's")
+    hint = (
+        "another program may use that port (try --port 8081), or the socket's folder does not exist, "
+        "or the address is not this machine's"
+    )
 
 
 def is_loopback(host: str) -> bool:
@@ -80,8 +82,15 @@ def raise_fd_limit(connections: int = CONNECTIONS) -> int:
 WORKER_THREADS = 4
 
 
-def settings(*, host: str = "", port: int = 0, unix_socket: str = "", threads: int = 0, workers: int = 1,
-             behind_https_proxy: bool = False) -> dict:
+def settings(
+    *,
+    host: str = "",
+    port: int = 0,
+    unix_socket: str = "",
+    threads: int = 0,
+    workers: int = 1,
+    behind_https_proxy: bool = False,
+) -> dict:
     """waitress keyword arguments for one listener (for each worker, when there are several)."""
     kw = dict(WAITRESS)
     if threads:
@@ -126,8 +135,9 @@ def run(app, *, workers: int = 1, proxy_protocol: bool = False, housekeeping=Non
             socks = listen(kw)
         except OSError as exc:
             raise CannotListen(f"{where}: {exc.strerror}.") from None
-        print(f"pledgebox: serving on {where} with {workers} worker processes (Ctrl+C stops)",
-              file=sys.stderr, flush=True)
+        print(
+            f"pledgebox: serving on {where} with {workers} worker processes (Ctrl+C stops)", file=sys.stderr, flush=True
+        )
         supervise(app, socks, {k: v for k, v in kw.items() if k not in _WHERE}, workers, reading)
         return
     socket_map: dict = {}
@@ -178,8 +188,14 @@ def listen(kw: dict) -> list[socket.socket]:
             raise
         return [sock]
     host = kw["host"].removeprefix("[").removesuffix("]")
-    found = socket.getaddrinfo(None if host == "*" else host, kw["port"], socket.AF_UNSPEC,
-                               socket.SOCK_STREAM, socket.IPPROTO_TCP, socket.AI_PASSIVE)
+    found = socket.getaddrinfo(
+        None if host == "*" else host,
+        kw["port"],
+        socket.AF_UNSPEC,
+        socket.SOCK_STREAM,
+        socket.IPPROTO_TCP,
+        socket.AI_PASSIVE,
+    )
     socks: list[socket.socket] = []
     seen = set()
     try:
@@ -261,6 +277,7 @@ class Balance:
             def balanced_readable() -> bool:
                 held = sum(len(listener.active_channels) for listener in listeners)
                 return readable() and self.may_accept(slot, held)
+
             return balanced_readable
 
         for listener in listeners:
@@ -376,8 +393,9 @@ class _Supervisor:
             raise WorkersFailing(f"{len(deaths)} exited within {CRASH_WINDOW:g} s.")
 
 
-def _serve_worker(app, socks: list[socket.socket], kw: dict, alive_fd: int, balance: Balance, slot: int,
-                  reading: dict) -> None:
+def _serve_worker(
+    app, socks: list[socket.socket], kw: dict, alive_fd: int, balance: Balance, slot: int, reading: dict
+) -> None:
     """One worker: waitress on the shared socket until told to stop or the supervisor is gone."""
     import threading
 

@@ -29,16 +29,20 @@ def refuse_unwritable(state: Path) -> None:
     """Refuse to start when a runtime file is not this user's to write (made by root, most often)."""
     if not state.is_dir():
         return
-    stuck = [p for p in sorted(state.iterdir(), key=lambda p: p.name)
-             if not p.is_symlink() and not os.access(p, os.R_OK | os.W_OK)]
+    stuck = [
+        p
+        for p in sorted(state.iterdir(), key=lambda p: p.name)
+        if not p.is_symlink() and not os.access(p, os.R_OK | os.W_OK)
+    ]
     if not os.access(state, os.W_OK | os.X_OK):
         stuck.insert(0, state)
     if stuck:
         me = user_name(os.geteuid())
-        raise StateNotWritable(f"{', '.join(str(p) for p in stuck)} cannot be written by {me} (a command run as "
-                               "another user, e.g. root, made it).",
-                               hint=f"give the files back to the server's user: chown -R {me}: {state}; "
-                                    "then start again")
+        raise StateNotWritable(
+            f"{', '.join(str(p) for p in stuck)} cannot be written by {me} (a command run as "
+            "another user, e.g. root, made it).",
+            hint=f"give the files back to the server's user: chown -R {me}: {state}; then start again",
+        )
 
 
 def demo_recipient() -> sealing.Recipient:
@@ -69,13 +73,17 @@ def foreign_records(cfg: config.Config) -> list[str]:
     if not foreign:
         return []
     demo = demo_recipient()
-    which = (f"the public demo key ({demo.fingerprint}): these are pledges made to the demo"
-             if demo.key_id in foreign else
-             "keys not in [[organisers]]: " + ", ".join(sorted(_fingerprint(k) for k in foreign)[:5]))
-    return [f"the store ({cfg.state_dir}) holds sealed records that no key of this campaign can open, sealed "
-            f"only to {which}. Hint: if they are not wanted, stop the server, remove {cfg.state_dir}, and start "
-            "again; if they are, collect them and review them with the identity they were sealed to"]
+    which = (
+        f"the public demo key ({demo.fingerprint}): these are pledges made to the demo"
+        if demo.key_id in foreign
+        else "keys not in [[organisers]]: " + ", ".join(sorted(_fingerprint(k) for k in foreign)[:5])
+    )
+    return [
+        f"the store ({cfg.state_dir}) holds sealed records that no key of this campaign can open, sealed "
+        f"only to {which}. Hint: if they are not wanted, stop the server, remove {cfg.state_dir}, and start "
+        "again; if they are, collect them and review them with the identity they were sealed to"
+    ]
 
 
 def _fingerprint(key_id: str) -> str:
-    return " ".join(key_id[i:i + 4] for i in range(0, len(key_id), 4))
+    return " ".join(key_id[i : i + 4] for i in range(0, len(key_id), 4))

@@ -48,8 +48,10 @@ class Expired(PledgeboxError):
 class WrongAddress(PledgeboxError):
     """This copy was made for another campaign or address:"""
 
-    hint = ("its form would send pledges elsewhere: do not host it; check the address "
-            "with the organisers, and get the copy from their onion service")
+    hint = (
+        "its form would send pledges elsewhere: do not host it; check the address "
+        "with the organisers, and get the copy from their onion service"
+    )
 
 
 def utc_today() -> date:
@@ -95,11 +97,20 @@ def make(config, *, version: int, built: date, days: int, manifest_sha256: str, 
     if not 1 <= version <= MAX_VERSION:
         raise BadStatement(f"the version must be a whole number from 1 to {MAX_VERSION}")
     if not 1 <= days <= MAX_DAYS:
-        raise BadStatement(f"a copy is valid for 1 to {MAX_DAYS} days, not {days}",
-                           hint="use --expires-in DAYS with DAYS from 1 to 366")
-    return Statement(campaign=config.campaign_id, onion=config.onion, clearnet=config.clearnet,
-                     version=version, built=built.isoformat(), expires=(built + timedelta(days=days)).isoformat(),
-                     manifest_sha256=manifest_sha256, signed_by=signed_by)
+        raise BadStatement(
+            f"a copy is valid for 1 to {MAX_DAYS} days, not {days}",
+            hint="use --expires-in DAYS with DAYS from 1 to 366",
+        )
+    return Statement(
+        campaign=config.campaign_id,
+        onion=config.onion,
+        clearnet=config.clearnet,
+        version=version,
+        built=built.isoformat(),
+        expires=(built + timedelta(days=days)).isoformat(),
+        manifest_sha256=manifest_sha256,
+        signed_by=signed_by,
+    )
 
 
 def sign(statement: Statement, identity: sealing.Identity) -> bytes:
@@ -131,8 +142,9 @@ def parse(raw: bytes) -> Statement:
     if len(raw) > MAX_BYTES:
         raise BadStatement(f"it is longer than {MAX_BYTES} bytes")
     try:
-        doc = json.loads(raw.decode("utf-8"), object_pairs_hook=_no_duplicates, parse_float=_no_float,
-                         parse_constant=_no_constant)
+        doc = json.loads(
+            raw.decode("utf-8"), object_pairs_hook=_no_duplicates, parse_float=_no_float, parse_constant=_no_constant
+        )
     except (UnicodeDecodeError, ValueError) as exc:
         raise BadStatement(f"it is not JSON ({exc})") from None
     fields = set(Statement.__dataclass_fields__)

@@ -234,8 +234,9 @@ class Store:
             self._offset += end
         return st.st_size
 
-    def append(self, record_id: str, record: bytes, *, max_records: float | None = None,
-               max_bytes: float | None = None) -> bool:
+    def append(
+        self, record_id: str, record: bytes, *, max_records: float | None = None, max_bytes: float | None = None
+    ) -> bool:
         """Store one sealed record durably; False (and nothing written) if its id was ever stored.
 
         max_records, max_bytes: the uncollected records at which a new record raises StoreFull

@@ -20,11 +20,14 @@ def read(path: Path) -> dict:
     try:
         text = path.read_text(encoding="utf-8")
     except UnicodeDecodeError as exc:
-        raise ConfigError(f"{path} is not UTF-8 text (byte {exc.start}).",
-                          hint="save it as UTF-8 in your editor (\"Encoding: UTF-8\")") from None
+        raise ConfigError(
+            f"{path} is not UTF-8 text (byte {exc.start}).", hint='save it as UTF-8 in your editor ("Encoding: UTF-8")'
+        ) from None
     except OSError as exc:
-        raise ConfigError(f"{path} could not be read: {exc.strerror}.",
-                          hint="check that the file exists and that this user may read it") from None
+        raise ConfigError(
+            f"{path} could not be read: {exc.strerror}.",
+            hint="check that the file exists and that this user may read it",
+        ) from None
     try:
         return tomllib.loads(text)
     except tomllib.TOMLDecodeError as exc:
@@ -43,16 +46,20 @@ def syntax_error(path: Path, text: str, exc: tomllib.TOMLDecodeError) -> ConfigE
         col = len(lines[-1]) + 1 if lines else 1
     line = lines[lineno - 1] if 0 < lineno <= len(lines) else ""
     start = max(0, min(col - 1 - _MAX_SHOWN // 2, len(line) - _MAX_SHOWN))
-    shown = line[start:start + _MAX_SHOWN].replace("\t", " ")
+    shown = line[start : start + _MAX_SHOWN].replace("\t", " ")
     pointer = " " * (col - 1 - start) + "^"
     detail = f"{path}, line {lineno}, column {col}: {reason}.\n    {shown}\n    {pointer}"
     quotes = sorted({ch for ch in line if ch in SMART_QUOTES})
     if quotes:
-        hint = (f"this line has typographic quotes ({' '.join(quotes)}): TOML needs straight ones, "
-                f"\"like this\"; turn off \"smart quotes\" in your editor and retype them")
+        hint = (
+            f"this line has typographic quotes ({' '.join(quotes)}): TOML needs straight ones, "
+            f'"like this"; turn off "smart quotes" in your editor and retype them'
+        )
     else:
-        hint = "correct the line (the caret points at where reading stopped), then start again; " \
-               "data/campaign.example.toml shows every key written correctly"
+        hint = (
+            "correct the line (the caret points at where reading stopped), then start again; "
+            "data/campaign.example.toml shows every key written correctly"
+        )
     return ConfigError(detail, hint=hint)
 
 
@@ -70,7 +77,11 @@ def refuse_unknown(table: dict, known, where: str, spell=lambda key: key) -> Non
         near = closest(key, known)
         shown = spell(key)
         name = f"{where}.{shown}" if where else shown
-        hint = (f"did you mean {spell(near)}?" if near else
-                f"the known {'keys in ' + where if where else 'tables'} are: {', '.join(spell(k) for k in known)}")
-        raise ConfigError(f"{name} is not a setting pledgebox knows.",
-                          hint=f"{hint} (data/campaign.example.toml shows every key)")
+        hint = (
+            f"did you mean {spell(near)}?"
+            if near
+            else f"the known {'keys in ' + where if where else 'tables'} are: {', '.join(spell(k) for k in known)}"
+        )
+        raise ConfigError(
+            f"{name} is not a setting pledgebox knows.", hint=f"{hint} (data/campaign.example.toml shows every key)"
+        )

@@ -35,6 +35,7 @@ from .safetext import terminal
 
 _MANIFEST_LINE = re.compile(rb"([0-9a-f]{64})  ([A-Za-z0-9_][A-Za-z0-9._-]*(?:/[A-Za-z0-9_][A-Za-z0-9._-]*)*)\n")
 
+
 @dataclass
 class Report:
     """The result of checking a copy against its signed statement and manifest."""
@@ -127,8 +128,10 @@ def read_folder(root: Path) -> tuple[dict[str, bytes], set[str]]:
             archive.check_sizes(rel, st.st_size, total, len(tree) + 1)
             tree[rel] = path.read_bytes()
     if MANIFEST not in tree and (root / NAME / MANIFEST).is_file():
-        raise NotAMirror(f"{root} holds the copy in {NAME}/, not at its top",
-                         hint=f"verify the folder that is the copy: {root / NAME}")
+        raise NotAMirror(
+            f"{root} holds the copy in {NAME}/, not at its top",
+            hint=f"verify the folder that is the copy: {root / NAME}",
+        )
     return tree, folders
 
 
@@ -170,8 +173,11 @@ def published_bundle(config, today: date | None = None) -> Bundle | None:
         raise type(exc)(f"{path}: {exc.detail}", hint=f"the server does not hand it out: {rebuild}") from None
     name = next(n for n, s in organisers if s.fingerprint == report.signer.fingerprint)
     st = report.statement
-    return Bundle(raw, st, Signed(name, report.signer.to_string(), report.signer.fingerprint, st.version, st.built,
-                                  st.expires, st.onion))
+    return Bundle(
+        raw,
+        st,
+        Signed(name, report.signer.to_string(), report.signer.fingerprint, st.version, st.built, st.expires, st.onion),
+    )
 
 
 def served_bundle(config, today: date):
@@ -183,8 +189,11 @@ def served_bundle(config, today: date):
     try:
         return published_bundle(config, today)
     except PledgeboxError as problem:
-        print(f"pledgebox: warning: the mirror bundle is not handed out (pledges are served): {problem.message}",
-              file=sys.stderr, flush=True)
+        print(
+            f"pledgebox: warning: the mirror bundle is not handed out (pledges are served): {problem.message}",
+            file=sys.stderr,
+            flush=True,
+        )
         if problem.hint:
             print(f"pledgebox: hint: {problem.hint}", file=sys.stderr, flush=True)
         return None

@@ -6,7 +6,6 @@ import sys
 import threading
 import time
 from datetime import UTC, datetime
-from typing import NamedTuple
 
 from bottle import Bottle, HTTPResponse, request, response
 
@@ -16,7 +15,8 @@ from .i18n import LANGS, best_language
 from .mirror import ARCHIVE, BUNDLE_URL
 from .pages import Pages
 from .ratelimit import RateLimit
-from .render import SECURITY_HEADERS, Page, accepts_gzip, transport_headers
+from .render import SECURITY_HEADERS, Page, accepts_gzip
+from .responses import NOWHERE, Reply, current_response, dynamic, headers, read_values, send
 from .store import Store, StoreFull, StoreWriteError
 from .verify import served_bundle
 
@@ -37,8 +37,9 @@ class Site:
         self.bundle_url = bundle_url
         self.bundle = bundle  # mirror.Bundle: the checked archive the app hands out, if any
         self.limit = RateLimit(config.limits.confirms_per_minute)
-        self.circuits = circuits.CircuitLimits(config.limits.circuit_confirms_per_minute,
-                                               config.limits.circuit_check_pages_per_minute)
+        self.circuits = circuits.CircuitLimits(
+            config.limits.circuit_confirms_per_minute, config.limits.circuit_check_pages_per_minute
+        )
         self.secret_path = config.state_dir / "token.key"
         self._lock = threading.Lock()
         self._tokens: pledges.Tokens | None = None
@@ -93,8 +94,12 @@ class Site:
             return self.pages.about("privacy", lang, bundle=self.bundle_url)
         if name == "mirror":
             current = self.current_bundle()
-            return self.pages.about("mirror", lang, bundle=self.bundle_url if current or not self.bundle else "",
-                                    signed=current.signed if current else None)
+            return self.pages.about(
+                "mirror",
+                lang,
+                bundle=self.bundle_url if current or not self.bundle else "",
+                signed=current.signed if current else None,
+            )
         return self.pages.message(lang, "site.not_found_title", "site.not_found_text")
 
     # -- pledges -----------------------------------------------------------------
@@ -106,8 +111,9 @@ class Site:
             with self._lock:
                 if self._tokens is None:
                     secret = pledges.load_secret(self.secret_path)
-                    self._tokens = pledges.Tokens(secret, self.config.limits.token_min_age,
-                                                  self.config.limits.token_max_age)
+                    self._tokens = pledges.Tokens(
+                        secret, self.config.limits.token_min_age, self.config.limits.token_max_age
+                    )
         return self._tokens
 
     def prepare(self, workers: int = 1) -> None:
@@ -121,8 +127,9 @@ class Site:
         if workers > 1:
             limits = self.config.limits
             self.limit = RateLimit(limits.confirms_per_minute, shared=True)
-            self.circuits = circuits.CircuitLimits(limits.circuit_confirms_per_minute,
-                                                   limits.circuit_check_pages_per_minute, shared=True)
+            self.circuits = circuits.CircuitLimits(
+                limits.circuit_confirms_per_minute, limits.circuit_check_pages_per_minute, shared=True
+            )
             for page in STATIC_PATHS.values():
                 self.page(*page)
 
@@ -145,8 +152,12 @@ class Site:
         record = sealing.seal(plaintext, self.recipients, self.config.campaign_id)
         del plaintext  # the plaintext lives only in memory, only this long
         limits = self.config.limits
-        self.store.append(self.tokens.record_id(nonce), record,
-                          max_records=limits.max_pending, max_bytes=limits.max_pending_mb * 1024 * 1024)
+        self.store.append(
+            self.tokens.record_id(nonce),
+            record,
+            max_records=limits.max_pending,
+            max_bytes=limits.max_pending_mb * 1024 * 1024,
+        )
         return reference
 
     def check(self, values: dict, lang: str, circuit: str | None = None) -> Reply:
@@ -160,8 +171,9 @@ class Site:
         if errors:
             return Reply(400, self.pages.form(lang, values, errors))
         if not self.allow(circuit, circuits.CHECK):
-            return Reply(429, self.pages.form(lang, values, notice=t("errors.busy_check_text")),
-                         (("Retry-After", RETRY_AFTER),))
+            return Reply(
+                429, self.pages.form(lang, values, notice=t("errors.busy_check_text")), (("Retry-After", RETRY_AFTER),)
+            )
         return Reply(200, self.pages.check(lang, pledge, values, self.tokens.issue(pledge, self.clock())))
 
     def confirm(self, values: dict, lang: str, circuit: str | None = None) -> Reply:
@@ -181,8 +193,9 @@ class Site:
         try:
             reference = self.keep(pledge, nonce, issued, circuit)
         except Refused as no:
-            page = self.pages.check(lang, pledge, values, values["token"], t(f"errors.{no.problem}_text"),
-                                    t(f"errors.{no.problem}_title"))
+            page = self.pages.check(
+                lang, pledge, values, values["token"], t(f"errors.{no.problem}_text"), t(f"errors.{no.problem}_title")
+            )
             return Reply(no.status, page, (("Retry-After", no.retry_after),))
         return Reply(200, self.pages.receipt(lang, pledge, reference))
 
@@ -193,8 +206,11 @@ class Site:
             # whatever the limits say now, and uses up none of them. The store's files are read
             # only when the rate limit says no: the usual confirm takes the store's lock once.
             record_id = self.tokens.record_id(nonce)
-            if (not self.store.seen_here(record_id) and not self.allow(circuit, circuits.CONFIRM)
-                    and not self.store.ever_stored(record_id)):
+            if (
+                not self.store.seen_here(record_id)
+                and not self.allow(circuit, circuits.CONFIRM)
+                and not self.store.ever_stored(record_id)
+            ):
                 raise Refused(429, "busy", RETRY_AFTER)
             return self.seal_and_store(pledge, nonce, issued)
         except StoreFull:
@@ -205,14 +221,6 @@ class Site:
             raise Refused(503, "store_failed", RETRY_AFTER) from None
 
 
-class Reply(NamedTuple):
-    """A page made for one request: its status, its HTML and any extra headers."""
-
-    status: int
-    html: str
-    headers: tuple = ()
-
-
 class Refused(Exception):
     """A confirm the rate limit or the store turned down: its status, its errors.* key and Retry-After."""
 
@@ -221,38 +229,18 @@ class Refused(Exception):
         self.status, self.problem, self.retry_after = status, problem, retry_after
 
 
-def headers(status: int, extra: tuple = (), *, cache: str = "no-store") -> None:
-    """Put the security headers (and HSTS/Onion-Location where they belong) on this response."""
-    response.status = status
-    response.content_type = "text/html; charset=utf-8"
-    for name, value in SECURITY_HEADERS:
-        response.set_header(name, value)
-    response.set_header("Cache-Control", cache)
-    site = request.app.config["pledgebox.site"]
-    env = request.environ
-    for name, value in transport_headers(env.get("wsgi.url_scheme", "http"), env.get("HTTP_HOST", ""),
-                                         env.get("PATH_INFO", "/"), site.config.onion):
-        response.set_header(name, value)
-    for name, value in extra:
-        response.set_header(name, value)
-
-
-def dynamic(status: int, html: str, *extra) -> bytes:
-    """A page that depends on the request: never cached, never compressed (it may hold a token)."""
-    headers(status, extra)
-    return html.encode("utf-8")
-
-
-def send(reply: Reply) -> bytes:
-    """A Reply from the site, as a dynamic page."""
-    return dynamic(reply.status, reply.html, *reply.headers)
-
-
 STATIC_CACHE = "max-age=60"
-STATIC_HEADERS = (("Content-Type", "text/html; charset=utf-8"), *SECURITY_HEADERS,
-                  ("Cache-Control", STATIC_CACHE), ("Vary", "Accept-Encoding"))
-STATIC_PATHS = {f"/{lang}/{suffix}": (name, lang) for lang in LANGS
-                for name, suffix in (("appeal", ""), ("privacy", "privacy"), ("mirror", "mirror"))}
+STATIC_HEADERS = (
+    ("Content-Type", "text/html; charset=utf-8"),
+    *SECURITY_HEADERS,
+    ("Cache-Control", STATIC_CACHE),
+    ("Vary", "Accept-Encoding"),
+)
+STATIC_PATHS = {
+    f"/{lang}/{suffix}": (name, lang)
+    for lang in LANGS
+    for name, suffix in (("appeal", ""), ("privacy", "privacy"), ("mirror", "mirror"))
+}
 
 
 class App(Bottle):
@@ -279,8 +267,14 @@ class App(Bottle):
                     return self.wsgi(environ, start_response)
                 gz = accepts_gzip(environ.get("HTTP_ACCEPT_ENCODING", ""))
                 body = page.gzipped if gz else page.body
-                start_response("200 OK", [*STATIC_HEADERS, *((("Content-Encoding", "gzip"),) if gz else ()),
-                                          ("Content-Length", str(len(body)))])
+                start_response(
+                    "200 OK",
+                    [
+                        *STATIC_HEADERS,
+                        *((("Content-Encoding", "gzip"),) if gz else ()),
+                        ("Content-Length", str(len(body))),
+                    ],
+                )
                 return [body]
         return self.wsgi(environ, start_response)
 
@@ -316,10 +310,12 @@ def build_app(config, *, clock=time.time, bundle_url: str = "", heartbeat: float
     page_routes(app, site, bundle)
     pledge_routes(app, site)
     for status, heading_key, text_key in (
-            (400, "site.error_title", "site.error_text"), (404, "", ""),
-            (405, "site.error_title", "errors.method_not_allowed"),
-            (413, "errors.too_large_title", "errors.too_large_text"),
-            (500, "site.error_title", "site.error_text")):
+        (400, "site.error_title", "site.error_text"),
+        (404, "", ""),
+        (405, "site.error_title", "errors.method_not_allowed"),
+        (413, "errors.too_large_title", "errors.too_large_text"),
+        (500, "site.error_title", "site.error_text"),
+    ):
         app.error(status)(error_page(site, status, heading_key, text_key))
     return app
 
@@ -331,7 +327,7 @@ def before_request() -> None:
     """Keep tracebacks nowhere, tame Content-Type, and refuse a too large body before it is read."""
     # Bottle writes a traceback to wsgi.errors on a crash; a traceback can quote request
     # data, so it goes nowhere and the 500 handler prints only the exception's type.
-    request.environ["wsgi.errors"] = _NOWHERE
+    request.environ["wsgi.errors"] = NOWHERE
     # Bottle's header parser crashes on a parameter without '=' ("text/plain;x"), and the
     # app reads no parameter (the form is URL-encoded UTF-8): keep only the media type.
     ctype = request.environ.get("CONTENT_TYPE", "")
@@ -345,7 +341,7 @@ def before_request() -> None:
     if length > pledges.MAX_BODY:
         site = request.app.config["pledgebox.site"]
         html = site.pages.message(path_lang(), "errors.too_large_title", "errors.too_large_text")
-        raise HTTPResponse(dynamic(413, html), **_current())
+        raise HTTPResponse(dynamic(413, html), **current_response())
 
 
 def page_routes(app: App, site: Site, bundle) -> None:
@@ -375,6 +371,7 @@ def page_routes(app: App, site: Site, bundle) -> None:
         return static(site, "mirror", lang)
 
     if bundle:
+
         @app.get(BUNDLE_URL)
         def mirror_bundle():
             if site.current_bundle() is None:  # expired since the server started
@@ -405,6 +402,7 @@ def pledge_routes(app: App, site: Site) -> None:
 
 def error_page(site: Site, status: int, heading_key: str, text_key: str):
     """The handler for one error status: a translated page, in the language of the path."""
+
     def handler(_error):
         lang = path_lang()
         if status == 404:
@@ -413,34 +411,5 @@ def error_page(site: Site, status: int, heading_key: str, text_key: str):
             print(f"pledgebox: internal error ({type(_error.exception).__name__})", file=sys.stderr, flush=True)
         extra = (("Allow", _error.headers.get("Allow", "")),) if status == 405 and _error.headers else ()
         return dynamic(status, site.pages.message(lang, heading_key, text_key), *extra)
+
     return handler
-
-
-class _Nowhere:
-    """A wsgi.errors stream that keeps nothing."""
-
-    def write(self, _text):
-        pass
-
-    def writelines(self, _lines):
-        pass
-
-    def flush(self):
-        pass
-
-
-_NOWHERE = _Nowhere()
-
-
-def _current() -> dict:
-    """The status and headers set on the current response, to carry into an HTTPResponse."""
-    return {"status": response.status_code, "headers": dict(response.headerlist)}
-
-
-def read_values() -> dict[str, str]:
-    """The form as typed, or empty fields when the body is not a URL-encoded form."""
-    ctype = request.environ.get("CONTENT_TYPE", "").split(";")[0].strip().lower()
-    if ctype != "application/x-www-form-urlencoded":
-        # Never let Bottle's multipart parser spill a body into a temporary file.
-        return dict.fromkeys(pledges.FORM_NAMES, "")
-    return pledges.read_form(request.forms)

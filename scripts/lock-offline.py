@@ -46,9 +46,25 @@ def requirements() -> list[str]:
 def download(reqs: list[str], folder: Path, python: str) -> None:
     """Fetch binary wheels of reqs (and their dependencies) for one Python version."""
     platforms = [arg for p in PLATFORMS for arg in ("--platform", p)]
-    subprocess.run([sys.executable, "-m", "pip", "download", "--quiet", "--only-binary=:all:", *platforms,
-                    "--python-version", python, "--implementation", "cp", "--dest", str(folder), *reqs],
-                   check=True)
+    subprocess.run(
+        [
+            sys.executable,
+            "-m",
+            "pip",
+            "download",
+            "--quiet",
+            "--only-binary=:all:",
+            *platforms,
+            "--python-version",
+            python,
+            "--implementation",
+            "cp",
+            "--dest",
+            str(folder),
+            *reqs,
+        ],
+        check=True,
+    )
 
 
 def normalise(name: str) -> str:
@@ -70,10 +86,13 @@ def main() -> int:
                 found[name] = version
                 hashes[(name, version)].add(hashlib.sha256(wheel.read_bytes()).hexdigest())
             pins = pins or [f"{name}=={version}" for name, version in sorted(found.items())]
-    lines = ["# The runtime dependencies for an offline organisers' machine, pinned with the SHA-256 of each wheel.",
-             "# Written by scripts/lock-offline.py (do not edit by hand) for CPython "
-             f"{', '.join(PYTHONS)} on x86-64 Linux ({', '.join(PLATFORMS)}).",
-             "# Use: the organisers' guide in README.md (pip download / pip install --require-hashes --no-index).", ""]
+    lines = [
+        "# The runtime dependencies for an offline organisers' machine, pinned with the SHA-256 of each wheel.",
+        "# Written by scripts/lock-offline.py (do not edit by hand) for CPython "
+        f"{', '.join(PYTHONS)} on x86-64 Linux ({', '.join(PLATFORMS)}).",
+        "# Use: the organisers' guide in README.md (pip download / pip install --require-hashes --no-index).",
+        "",
+    ]
     for (name, version), digests in sorted(hashes.items()):
         entries = [f"{name}=={version}", *(f"    --hash=sha256:{d}" for d in sorted(digests))]
         lines.append(" \\\n".join(entries))

@@ -38,9 +38,11 @@ def data_dir(tmp_path, identity) -> Path:
 @pytest.fixture
 def write(tmp_path):
     """write(text): tmp_path with text as its campaign.toml, for config tests."""
+
     def write(text):
         (tmp_path / "campaign.toml").write_text(text, encoding="utf-8")
         return tmp_path
+
     return write
 
 
@@ -81,8 +83,10 @@ def keyfile(tmp_path, identity):
 @pytest.fixture
 def run(keyfile, passfile, capsys):
     """Run review through cli.main; return (exit code, stdout, stderr)."""
+
     def run(*args, identity=keyfile):
         code = cli.main(["review", *map(str, args), "--identity", str(identity), "--passphrase-file", str(passfile)])
         out, err = capsys.readouterr()
         return code, out, err
+
     return run

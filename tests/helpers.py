@@ -13,8 +13,10 @@ from pledgebox import cli, pledges, sealing
 TEST_IBAN = "DE89370400440532013000"  # the standard example IBAN from bank documentation
 FAST_SCRYPT = 2**10
 PASSPHRASE = b"correct horse battery staple"
-XMR_ADDRESS = ("4AdUndXHHZ6cfufTMvppY6JwXNouMBzSkbLYfpAV5Usx3skxNgYeYTRj5UzqtReoS44qo9mt"
-               "mXCqY45DJ852K5Jv2684Rge")  # a well-formed Monero address
+XMR_ADDRESS = (
+    "4AdUndXHHZ6cfufTMvppY6JwXNouMBzSkbLYfpAV5Usx3skxNgYeYTRj5UzqtReoS44qo9mt"
+    "mXCqY45DJ852K5Jv2684Rge"
+)  # a well-formed Monero address
 
 
 def onion_address(seed: bytes) -> str:
@@ -39,25 +41,56 @@ class Clock:
 
 def campaign_toml(recipients: list[sealing.Identity], **camp) -> str:
     """A campaign.toml for tests, sealing to the given identities."""
-    fields = {"id": "test-campaign", "goal": "2500", "currency": "EUR", "timezone": "Europe/Berlin",
-              "deadline": "2026-12-31"} | camp
+    fields = {
+        "id": "test-campaign",
+        "goal": "2500",
+        "currency": "EUR",
+        "timezone": "Europe/Berlin",
+        "deadline": "2026-12-31",
+    } | camp
     lines = ["[campaign]"]
     for key, value in fields.items():
         if value is None:
             continue
         lines.append(f"{key} = {value}" if key == "deadline" else f'{key} = "{value}"')
-    lines += ['', '[[groups]]', 'id = "solidarity-zone"', 'name = "Solidarity Zone"',
-              'url = "https://www.instagram.com/solidarity.zone"',
-              '', '[[groups]]', 'id = "abc-irkutsk"', 'name = "ABC Irkutsk"',
-              'url = "https://abc38.noblogs.org/category/главная/"',
-              '', '[[methods]]', 'id = "sepa"', 'kind = "sepa"', 'beneficiary = "Soli Kasse e.V."',
-              f'iban = "{TEST_IBAN}"', 'bic = "COBADEFFXXX"',
-              '', '[[methods]]', 'id = "cash"', 'kind = "cash"', 'address = "Postfach 12, 10999 Berlin"',
-              '', '[[methods]]', 'id = "xmr"', 'kind = "crypto"', 'label = "Monero"',
-              f'address = "{XMR_ADDRESS}"']
+    lines += [
+        "",
+        "[[groups]]",
+        'id = "solidarity-zone"',
+        'name = "Solidarity Zone"',
+        'url = "https://www.instagram.com/solidarity.zone"',
+        "",
+        "[[groups]]",
+        'id = "abc-irkutsk"',
+        'name = "ABC Irkutsk"',
+        'url = "https://abc38.noblogs.org/category/главная/"',
+        "",
+        "[[methods]]",
+        'id = "sepa"',
+        'kind = "sepa"',
+        'beneficiary = "Soli Kasse e.V."',
+        f'iban = "{TEST_IBAN}"',
+        'bic = "COBADEFFXXX"',
+        "",
+        "[[methods]]",
+        'id = "cash"',
+        'kind = "cash"',
+        'address = "Postfach 12, 10999 Berlin"',
+        "",
+        "[[methods]]",
+        'id = "xmr"',
+        'kind = "crypto"',
+        'label = "Monero"',
+        f'address = "{XMR_ADDRESS}"',
+    ]
     for i, identity in enumerate(recipients):
-        lines += ["", "[[organisers]]", f'name = "Organiser {i + 1}"',
-                  f'recipient = "{identity.recipient.to_string()}"', f'signer = "{identity.signer.to_string()}"']
+        lines += [
+            "",
+            "[[organisers]]",
+            f'name = "Organiser {i + 1}"',
+            f'recipient = "{identity.recipient.to_string()}"',
+            f'signer = "{identity.signer.to_string()}"',
+        ]
     return "\n".join(lines) + "\n"
 
 
@@ -96,8 +129,18 @@ def ref(n: int) -> str:
 
 def plaintext(n: int = 0, **fields) -> bytes:
     """A pledge's plaintext as the web app seals it."""
-    doc = {"reference": ref(n), "amount": "25.00", "currency": "EUR", "designation": "split", "method": "sepa",
-           "pseudonym": "", "contact": "", "message": "", "language": "en", "day": "2026-11-25"} | fields
+    doc = {
+        "reference": ref(n),
+        "amount": "25.00",
+        "currency": "EUR",
+        "designation": "split",
+        "method": "sepa",
+        "pseudonym": "",
+        "contact": "",
+        "message": "",
+        "language": "en",
+        "day": "2026-11-25",
+    } | fields
     return json.dumps(doc, ensure_ascii=False, separators=(",", ":")).encode()
 
 

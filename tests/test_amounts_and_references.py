@@ -10,21 +10,51 @@ from pledgebox import pledges
 from pledgebox.i18n import catalogs
 
 
-@pytest.mark.parametrize("lang, text, value", [
-    ("en", "25", "25"), ("en", "1,000.50", "1000.50"), ("en", "1000.5", "1000.5"), ("en", "€ 12", "12"),
-    ("en", " 7 ", "7"), ("en", "1,234,567", "1234567"), ("en", "12 EUR", "12"),
-    ("de", "25", "25"), ("de", "1.000,50", "1000.50"), ("de", "1000,5", "1000.5"), ("de", "25 €", "25"),
-    ("de", "25,-", "25"), ("de", "1.234.567", "1234567"), ("de", "10\u00a0€", "10"),
-])
+@pytest.mark.parametrize(
+    "lang, text, value",
+    [
+        ("en", "25", "25"),
+        ("en", "1,000.50", "1000.50"),
+        ("en", "1000.5", "1000.5"),
+        ("en", "€ 12", "12"),
+        ("en", " 7 ", "7"),
+        ("en", "1,234,567", "1234567"),
+        ("en", "12 EUR", "12"),
+        ("de", "25", "25"),
+        ("de", "1.000,50", "1000.50"),
+        ("de", "1000,5", "1000.5"),
+        ("de", "25 €", "25"),
+        ("de", "25,-", "25"),
+        ("de", "1.234.567", "1234567"),
+        ("de", "10\u00a0€", "10"),
+    ],
+)
 def test_parses(lang, text, value):
     assert pledges.parse_amount(text, lang) == Decimal(value)
 
 
-@pytest.mark.parametrize("lang, text", [
-    ("en", "1.000"), ("en", "1,00"), ("en", "1,0000"), ("en", "1.005"), ("en", ".5"), ("en", "1e3"),
-    ("en", "1,000,00"), ("en", "--1"), ("en", "+1"), ("en", "Infinity"), ("en", "1 000 000x"),
-    ("de", "1,000"), ("de", "1.5"), ("de", "1,005"), ("de", ",5"), ("de", "1.00,5"), ("de", "１２"),
-])
+@pytest.mark.parametrize(
+    "lang, text",
+    [
+        ("en", "1.000"),
+        ("en", "1,00"),
+        ("en", "1,0000"),
+        ("en", "1.005"),
+        ("en", ".5"),
+        ("en", "1e3"),
+        ("en", "1,000,00"),
+        ("en", "--1"),
+        ("en", "+1"),
+        ("en", "Infinity"),
+        ("en", "1 000 000x"),
+        ("de", "1,000"),
+        ("de", "1.5"),
+        ("de", "1,005"),
+        ("de", ",5"),
+        ("de", "1.00,5"),
+        ("de", "１２"),
+    ],
+)
 def test_refuses_ambiguous_or_malformed(lang, text):
     assert pledges.parse_amount(text, lang) is None
 
@@ -57,7 +87,7 @@ def test_reference_shape(seed):
 def test_check_character_catches_any_single_typo(seed, position, shift):
     code = pledges.make_reference(seed).replace("-", "")
     wrong = pledges.ALPHABET[(pledges.ALPHABET.index(code[position]) + shift) % 32]
-    assert pledges.normalize_reference(code[:position] + wrong + code[position + 1:]) is None
+    assert pledges.normalize_reference(code[:position] + wrong + code[position + 1 :]) is None
 
 
 def test_read_aloud_confusions_are_forgiven():

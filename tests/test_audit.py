@@ -28,20 +28,26 @@ USER_AGENTS = (
 
 def visitor_headers(i: int) -> dict[str, str]:
     """What a proxy or the client would say about the donor: all fake, all distinctive."""
-    return {"X-Forwarded-For": f"203.0.113.{i + 1}, 198.51.100.{i + 1}",
-            "Forwarded": f'for="[2001:db8::{i + 1:x}]";proto=https;by=192.0.2.{i + 1}',
-            "X-Real-IP": f"192.0.2.{i + 101}",
-            "User-Agent": f"{USER_AGENTS[i % len(USER_AGENTS)]} uamark{i:03d}",
-            "Via": f"1.1 proxy{i}.example", "Referer": f"http://127.0.0.1/en/?ref=refmark{i:03d}"}
+    return {
+        "X-Forwarded-For": f"203.0.113.{i + 1}, 198.51.100.{i + 1}",
+        "Forwarded": f'for="[2001:db8::{i + 1:x}]";proto=https;by=192.0.2.{i + 1}',
+        "X-Real-IP": f"192.0.2.{i + 101}",
+        "User-Agent": f"{USER_AGENTS[i % len(USER_AGENTS)]} uamark{i:03d}",
+        "Via": f"1.1 proxy{i}.example",
+        "Referer": f"http://127.0.0.1/en/?ref=refmark{i:03d}",
+    }
 
 
 def pledge_fields(i: int) -> dict[str, str]:
     """A pledge whose every free field carries a marker; some long, some short."""
-    return {"amount": f"{5 + i},50" if i % 2 else f"{5 + i}.50",
-            "designation": ("split", "solidarity-zone", "abc-irkutsk")[i % 3],
-            "method": ("sepa", "cash", "xmr")[i % 3],
-            "pseudonym": f"psmark{i:03d} Ёжик", "contact": f"ctmark{i:03d}@example.org",
-            "message": f"msmark{i:03d} Солидарность " + "длинное письмо " * (i % 4) * 40}
+    return {
+        "amount": f"{5 + i},50" if i % 2 else f"{5 + i}.50",
+        "designation": ("split", "solidarity-zone", "abc-irkutsk")[i % 3],
+        "method": ("sepa", "cash", "xmr")[i % 3],
+        "pseudonym": f"psmark{i:03d} Ёжик",
+        "contact": f"ctmark{i:03d}@example.org",
+        "message": f"msmark{i:03d} Солидарность " + "длинное письмо " * (i % 4) * 40,
+    }
 
 
 def markers(i: int) -> list[str]:
@@ -57,8 +63,16 @@ def forbidden(count: int) -> list[bytes]:
         out += [f"203.0.113.{i + 1}".encode(), f"198.51.100.{i + 1}".encode(), f"192.0.2.{i + 101}".encode()]
     # Each needle is long, or holds a character that base64url never uses: the sealed records are
     # base64url, and a short needle like b"Lynx" turns up in them by chance (once in about 30 runs).
-    out += [b"2001:db8", b"Firefox", b"AppleWebKit", b"curl/", b"Lynx/", b"\xd0\x81\xd0\xb6\xd0\xb8\xd0\xba",
-            quote("Ёжик").encode(), "Солидарность".encode()]
+    out += [
+        b"2001:db8",
+        b"Firefox",
+        b"AppleWebKit",
+        b"curl/",
+        b"Lynx/",
+        b"\xd0\x81\xd0\xb6\xd0\xb8\xd0\xba",
+        quote("Ёжик").encode(),
+        "Солидарность".encode(),
+    ]
     return out
 
 
@@ -107,8 +121,9 @@ def test_a_mixed_run_leaves_no_metadata_anywhere(tmp_path, identities):
     assert audit.scan_bytes("output", printed) == []
 
     # 2. The audit command agrees, and says so with exit status 0.
-    done = subprocess.run([sys.executable, str(ROOT / "app.py"), "audit", "--data", str(data)],
-                          capture_output=True, cwd=ROOT, timeout=60)
+    done = subprocess.run(
+        [sys.executable, str(ROOT / "app.py"), "audit", "--data", str(data)], capture_output=True, cwd=ROOT, timeout=60
+    )
     assert done.returncode == 0, done.stdout + done.stderr
     assert f"{count} sealed records".encode() in done.stdout
 
@@ -134,6 +149,7 @@ def test_a_mixed_run_leaves_no_metadata_anywhere(tmp_path, identities):
 
 # -- the audit command on planted problems --------------------------------------------------------
 
+
 @pytest.fixture
 def clean_data(tmp_path, identity) -> Path:
     """A data folder as a server leaves it: campaign, token secret, lock, and sealed records."""
@@ -154,6 +170,7 @@ def clean_data(tmp_path, identity) -> Path:
     from decimal import Decimal
 
     from pledgebox import campaign
+
     campaign.write_totals(state, campaign.Totals(Decimal("120")))
     return data
 
@@ -193,7 +210,8 @@ LEAK_IP, LEAK_UA, LEAK_TIME = "203.0.113.77", "Mozilla/5.0 (X11; Linux x86_64)",
 def test_planted_problems_are_each_found_without_echoing_them(clean_data, identity, capsys):
     state = clean_data / "state"
     (state / "access.log").write_text(
-        f'{LEAK_IP} - - [25/Nov/2026:12:00:01 +0100] "POST /en/pledge/confirm HTTP/1.1" 200 "{LEAK_UA}"\n')
+        f'{LEAK_IP} - - [25/Nov/2026:12:00:01 +0100] "POST /en/pledge/confirm HTTP/1.1" 200 "{LEAK_UA}"\n'
+    )
     (state / "access.log").chmod(0o600)
     good = next(read_records(state / PENDING)).record
     doc = json.loads(good)
@@ -215,12 +233,20 @@ def test_planted_problems_are_each_found_without_echoing_them(clean_data, identi
     code, out = run_audit(clean_data, capsys)
     assert code == 1
     expected = [
-        "state/access.log: unexpected-file", "state/access.log:1:1: ip-address",
-        "state/access.log:1:", "fine-timestamp", "user-agent",
-        "state/pending.sealed: world-readable", "state/pending.sealed:5:6: not-a-record",
-        "state/pending.sealed:6:6: record-size", "state/pending.sealed:7:1: not-a-record",
-        "cache.json: unexpected-file", "cache.json:1:", "organiser.identity: private-identity",
-        "link: special-file", "evil\\x1b[31mname: unexpected-file",
+        "state/access.log: unexpected-file",
+        "state/access.log:1:1: ip-address",
+        "state/access.log:1:",
+        "fine-timestamp",
+        "user-agent",
+        "state/pending.sealed: world-readable",
+        "state/pending.sealed:5:6: not-a-record",
+        "state/pending.sealed:6:6: record-size",
+        "state/pending.sealed:7:1: not-a-record",
+        "cache.json: unexpected-file",
+        "cache.json:1:",
+        "organiser.identity: private-identity",
+        "link: special-file",
+        "evil\\x1b[31mname: unexpected-file",
     ]
     for text in expected:
         assert text in out, (text, out)
@@ -248,27 +274,30 @@ def test_many_findings_are_capped_per_file_and_kind(clean_data, capsys):
     assert f"and {500 - audit.MAX_SHOWN} more ip-address" in out
 
 
-@pytest.mark.parametrize(("text", "kinds"), [
-    ("from 203.0.113.5 via", {"ip-address"}),
-    ("[2001:db8::1]:443", {"ip-address"}),
-    ("::ffff:198.51.100.2", {"ip-address"}),
-    # A Tor circuit id as tor's PROXY line writes it (serve --proxy-protocol never writes one).
-    ("PROXY TCP6 fc00:dead:beef:4dad::0:29a ::1 666 80", {"circuit-id"}),
-    ("circuit fc00:dead:beef:4dad::ffff:ffff", {"circuit-id"}),
-    ("Mozilla/5.0 (Windows NT 10.0; rv:128.0)", {"user-agent"}),
-    ("python-requests/2.31", {"user-agent"}),
-    ("2026-11-25T17:33:10+01:00", {"fine-timestamp"}),
-    ("2026-11-25 17:33", {"fine-timestamp"}),
-    ("Tue, 25 Nov 2026 17:33:10 GMT", {"fine-timestamp"}),
-    ("at 17:33:10", {"fine-timestamp"}),
-    ('"t": 1795604400.25', {"fine-timestamp"}),
-    # Not findings: the server's own address, days, versions, IBANs, amounts, references.
-    ("serving on http://127.0.0.1:8080/", set()),
-    ('deadline = 2026-12-31, day "2026-11-25"', set()),
-    ("waitress 3.0.2, Python 3.11.7", set()),
-    ("DE89370400440532013000 COBADEFFXXX", set()),
-    ("1,234.50 EUR, K7M2Q-9XH4C, 12:30", set()),
-])
+@pytest.mark.parametrize(
+    ("text", "kinds"),
+    [
+        ("from 203.0.113.5 via", {"ip-address"}),
+        ("[2001:db8::1]:443", {"ip-address"}),
+        ("::ffff:198.51.100.2", {"ip-address"}),
+        # A Tor circuit id as tor's PROXY line writes it (serve --proxy-protocol never writes one).
+        ("PROXY TCP6 fc00:dead:beef:4dad::0:29a ::1 666 80", {"circuit-id"}),
+        ("circuit fc00:dead:beef:4dad::ffff:ffff", {"circuit-id"}),
+        ("Mozilla/5.0 (Windows NT 10.0; rv:128.0)", {"user-agent"}),
+        ("python-requests/2.31", {"user-agent"}),
+        ("2026-11-25T17:33:10+01:00", {"fine-timestamp"}),
+        ("2026-11-25 17:33", {"fine-timestamp"}),
+        ("Tue, 25 Nov 2026 17:33:10 GMT", {"fine-timestamp"}),
+        ("at 17:33:10", {"fine-timestamp"}),
+        ('"t": 1795604400.25', {"fine-timestamp"}),
+        # Not findings: the server's own address, days, versions, IBANs, amounts, references.
+        ("serving on http://127.0.0.1:8080/", set()),
+        ('deadline = 2026-12-31, day "2026-11-25"', set()),
+        ("waitress 3.0.2, Python 3.11.7", set()),
+        ("DE89370400440532013000 COBADEFFXXX", set()),
+        ("1,234.50 EUR, K7M2Q-9XH4C, 12:30", set()),
+    ],
+)
 def test_scan_table(text, kinds):
     assert {f.kind for f in audit.scan_bytes("x", text.encode())} == kinds
 
@@ -284,8 +313,7 @@ def test_every_sealed_record_has_the_one_size_and_passes(identities, size):
 def test_a_temporary_file_older_than_a_heartbeat_is_a_finding(clean_data, capsys, name):
     # A planted plaintext pledge must not hide behind the name of a file write_new is writing.
     path = clean_data / name
-    path.write_text('{"reference": "K7M2Q-9XH4V", "contact": "anna@example.org", "message": "Ёжик"}',
-                    encoding="utf-8")
+    path.write_text('{"reference": "K7M2Q-9XH4V", "contact": "anna@example.org", "message": "Ёжик"}', encoding="utf-8")
     path.chmod(0o600)
     old = time.time() - 3600
     os.utime(path, (old, old))

@@ -88,8 +88,10 @@ def test_workers_share_one_table():
 def test_limits_are_set_in_campaign_toml(tmp_path, identity):
     data = tmp_path / "data"
     data.mkdir()
-    (data / "campaign.toml").write_text(campaign_toml([identity]) + "\n[limits]\ncircuit_confirms_per_minute = 3\n"
-                                        "circuit_check_pages_per_minute = 4\n", encoding="utf-8")
+    (data / "campaign.toml").write_text(
+        campaign_toml([identity]) + "\n[limits]\ncircuit_confirms_per_minute = 3\ncircuit_check_pages_per_minute = 4\n",
+        encoding="utf-8",
+    )
     limits = config.load(data).limits
     assert (limits.circuit_confirms_per_minute, limits.circuit_check_pages_per_minute) == (3, 4)
     assert (config.Limits().circuit_confirms_per_minute, config.Limits().circuit_check_pages_per_minute) == (10, 30)
@@ -138,8 +140,9 @@ class ProxiedClient(Client):
 
     def __init__(self, host, circuit: int):
         super().__init__(host, timeout=30)
-        self.line = (f"PROXY TCP6 fc00:dead:beef:4dad::{circuit >> 16:x}:{circuit & 0xffff:x} ::1 "
-                     f"{circuit & 0xffff} 80\r\n").encode()
+        self.line = (
+            f"PROXY TCP6 fc00:dead:beef:4dad::{circuit >> 16:x}:{circuit & 0xFFFF:x} ::1 {circuit & 0xFFFF} 80\r\n"
+        ).encode()
 
     def request(self, *args, **kwargs):
         if self.conn is None:
@@ -175,9 +178,13 @@ def test_through_serve_proxy_protocol_with_two_workers_one_circuit_is_refused_an
     assert audit.scan_bytes("server output", output) == []
 
 
-@pytest.mark.parametrize("lang, words", [("en", ["No Tor circuit", "keyed hash", "few minutes", "never writes"]),
-                                         ("de", ["Kein Tor-Kanal", "Arbeitsspeicher", "wenige Minuten",
-                                                 "schreibt ihn nirgends hin"])])
+@pytest.mark.parametrize(
+    "lang, words",
+    [
+        ("en", ["No Tor circuit", "keyed hash", "few minutes", "never writes"]),
+        ("de", ["Kein Tor-Kanal", "Arbeitsspeicher", "wenige Minuten", "schreibt ihn nirgends hin"]),
+    ],
+)
 def test_the_privacy_page_says_what_is_kept_of_a_circuit(app, lang, words):
     page = app.get(f"/{lang}/privacy").text
     for word in words:

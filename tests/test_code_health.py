@@ -38,8 +38,9 @@ def imported_modules(path: Path, package: Path, modules: set[str]) -> set[str]:
             else:
                 origin = node.module or ""
             # `from . import web` imports the module pledgebox.web; `from . import ROOT` the package.
-            names = [f"{origin}.{alias.name}" if f"{origin}.{alias.name}" in modules else origin
-                     for alias in node.names]
+            names = [
+                f"{origin}.{alias.name}" if f"{origin}.{alias.name}" in modules else origin for alias in node.names
+            ]
         else:
             continue
         for name in names:
@@ -114,16 +115,35 @@ def oversize(package: Path) -> tuple[list[str], list[str]]:
 
 def test_ruff_finds_nothing():
     """`ruff check` over the project (rules and line length in pyproject.toml) reports no finding."""
-    run = subprocess.run([sys.executable, "-m", "ruff", "check", "--no-cache", "--output-format", "concise", "."],
-                         cwd=ROOT, capture_output=True, text=True, timeout=120)
+    run = subprocess.run(
+        [sys.executable, "-m", "ruff", "check", "--no-cache", "--output-format", "concise", "."],
+        cwd=ROOT,
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
     assert run.returncode == 0, f"ruff check found:\n{run.stdout}{run.stderr}"
+
+
+def test_ruff_format_changes_nothing():
+    """The code is as `ruff format` writes it (the version is pinned in pyproject.toml's test extras)."""
+    run = subprocess.run(
+        [sys.executable, "-m", "ruff", "format", "--check", "--no-cache", "."],
+        cwd=ROOT,
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
+    assert run.returncode == 0, f"ruff format would change:\n{run.stdout}{run.stderr}"
 
 
 def test_no_module_or_function_is_too_long():
     modules, functions = oversize(PACKAGE)
     offenders = modules + functions
-    assert not offenders, (f"over {MAX_MODULE_LINES} lines a module or {MAX_FUNCTION_LINES} a function "
-                           "(split it by what it does):\n  " + "\n  ".join(offenders))
+    assert not offenders, (
+        f"over {MAX_MODULE_LINES} lines a module or {MAX_FUNCTION_LINES} a function "
+        "(split it by what it does):\n  " + "\n  ".join(offenders)
+    )
 
 
 def test_no_import_cycle_between_pledgebox_modules():
@@ -146,9 +166,11 @@ def test_the_readme_layout_names_every_module_once():
     block = readme.split("## Layout of the code", 1)[1].split("```", 2)[1]
     listed = [line.split()[0] for line in block.splitlines() if line.startswith("pledgebox/")]
     modules = sorted(path.relative_to(ROOT).as_posix() for path in PACKAGE.rglob("*.py"))
-    assert sorted(listed) == modules, (f"missing: {sorted(set(modules) - set(listed))}; "
-                                       f"gone: {sorted(set(listed) - set(modules))}; "
-                                       f"twice: {sorted({m for m in listed if listed.count(m) > 1})}")
+    assert sorted(listed) == modules, (
+        f"missing: {sorted(set(modules) - set(listed))}; "
+        f"gone: {sorted(set(listed) - set(modules))}; "
+        f"twice: {sorted({m for m in listed if listed.count(m) > 1})}"
+    )
 
 
 # -- the checks themselves, on packages made up for the purpose -------------------------
@@ -163,24 +185,30 @@ def make_package(tmp_path: Path, files: dict[str, str]) -> Path:
     return package
 
 
-@pytest.mark.parametrize("b_imports_a", [
-    "from . import a\n",
-    "from .a import thing\n",
-    "import pkg.a\n",
-    "from pkg import a\n",
-    "def later():\n    from . import a\n",  # a function-level import closes a cycle too
-    "class C:\n    def m(self):\n        from .sub.c import x\n",  # through a subpackage
-])
+@pytest.mark.parametrize(
+    "b_imports_a",
+    [
+        "from . import a\n",
+        "from .a import thing\n",
+        "import pkg.a\n",
+        "from pkg import a\n",
+        "def later():\n    from . import a\n",  # a function-level import closes a cycle too
+        "class C:\n    def m(self):\n        from .sub.c import x\n",  # through a subpackage
+    ],
+)
 def test_the_cycle_check_sees_every_form_of_import(tmp_path, b_imports_a):
-    package = make_package(tmp_path, {"a.py": "from . import b\n", "b.py": b_imports_a,
-                                      "sub/__init__.py": "", "sub/c.py": "from .. import a\n"})
+    package = make_package(
+        tmp_path,
+        {"a.py": "from . import b\n", "b.py": b_imports_a, "sub/__init__.py": "", "sub/c.py": "from .. import a\n"},
+    )
     cycles = import_cycles(import_graph(package))
     assert cycles and "pkg.a" in cycles[0] and "pkg.b" in cycles[0]
 
 
 def test_imports_that_run_one_way_are_no_cycle(tmp_path):
-    package = make_package(tmp_path, {"a.py": "from . import ROOT, b\nimport os\n", "b.py": "from .c import x\n",
-                                      "c.py": "x = 1\n"})
+    package = make_package(
+        tmp_path, {"a.py": "from . import ROOT, b\nimport os\n", "b.py": "from .c import x\n", "c.py": "x = 1\n"}
+    )
     graph = import_graph(package)
     assert graph["pkg.a"] == {"pkg", "pkg.b"} and graph["pkg.b"] == {"pkg.c"} and graph["pkg.c"] == set()
     assert import_cycles(graph) == []
@@ -188,9 +216,13 @@ def test_imports_that_run_one_way_are_no_cycle(tmp_path):
 
 def test_the_size_check_names_each_offender(tmp_path):
     body = "\n".join(f"    x{i} = {i}" for i in range(MAX_FUNCTION_LINES - 1))
-    package = make_package(tmp_path, {
-        "ok.py": f"def fits():\n{body}\n",  # exactly the limit
-        "long.py": f"def too_long():\n{body}\n    return 0\n" + "\n" * MAX_MODULE_LINES})
+    package = make_package(
+        tmp_path,
+        {
+            "ok.py": f"def fits():\n{body}\n",  # exactly the limit
+            "long.py": f"def too_long():\n{body}\n    return 0\n" + "\n" * MAX_MODULE_LINES,
+        },
+    )
     modules, functions = oversize(package)
     assert modules == [f"long.py: {MAX_FUNCTION_LINES + 1 + MAX_MODULE_LINES} lines"]
     assert functions == [f"long.py:1 too_long(): {MAX_FUNCTION_LINES + 1} lines"]

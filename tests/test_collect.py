@@ -88,8 +88,7 @@ def test_purge_leaves_no_sealed_record_on_the_server(data_dir, state, identity, 
     assert Store(state).count() == 0
 
 
-def test_a_failed_collect_leaves_no_output_and_loses_nothing(data_dir, state, identity, tmp_path, monkeypatch,
-                                                             capsys):
+def test_a_failed_collect_leaves_no_output_and_loses_nothing(data_dir, state, identity, tmp_path, monkeypatch, capsys):
     store = Store(state)
     for i in range(3):
         store.append(f"id-{i}", sealed(identity, i))
@@ -139,8 +138,7 @@ def test_collect_before_any_pledge_writes_an_empty_file(data_dir, tmp_path, caps
     assert "Collected 0 sealed records" in capsys.readouterr().out
 
 
-def test_pledges_arriving_during_collects_are_neither_lost_nor_duplicated(data_dir, state, identity, tmp_path,
-                                                                         capsys):
+def test_pledges_arriving_during_collects_are_neither_lost_nor_duplicated(data_dir, state, identity, tmp_path, capsys):
     writers, per_phase = 4, 30
     record = sealed(identity, 0)  # the content is irrelevant to the store; ids tell records apart
     stored: list[str] = []

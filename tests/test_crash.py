@@ -35,8 +35,13 @@ CLIENTS = 8
 
 def fields_for(n: int) -> dict:
     """A pledge whose message names it, so the organisers' copy can be matched to what was sent."""
-    return {"amount": str(10 + n % 90), "designation": "split", "method": ("sepa", "cash")[n % 2],
-            "pseudonym": f"Ёжик {n}", "message": f"crash-test pledge {n}: Grüße"}
+    return {
+        "amount": str(10 + n % 90),
+        "designation": "split",
+        "method": ("sepa", "cash")[n % 2],
+        "pseudonym": f"Ёжик {n}",
+        "message": f"crash-test pledge {n}: Grüße",
+    }
 
 
 def opened(data, identity) -> dict[str, dict]:
@@ -171,8 +176,9 @@ def _failing(real, name: str, pending_name: str):
 
 
 @pytest.mark.parametrize("call", ["write", "fsync"])
-def test_a_full_disk_gives_a_clear_error_keeps_the_input_and_shows_no_receipt(app_for, clock, identity,
-                                                                              monkeypatch, call):
+def test_a_full_disk_gives_a_clear_error_keeps_the_input_and_shows_no_receipt(
+    app_for, clock, identity, monkeypatch, call
+):
     client = app_for()
     check = client.post("/de/pledge", fields_for(7) | {"message": "Bitte <b>nicht</b> verlieren: Ё"})
     clock.advance(5)
@@ -181,7 +187,7 @@ def test_a_full_disk_gives_a_clear_error_keeps_the_input_and_shows_no_receipt(ap
         patch.setattr(os, call, _failing(getattr(os, call), call, PENDING))
         failed = form.submit(expect_errors=True)
     assert failed.status_int == 503
-    assert "class=\"reference\"" not in failed.text
+    assert 'class="reference"' not in failed.text
     assert html.escape(catalogs()["de"]("errors.store_failed_text"), quote=False) in failed.text
     # Everything the donor typed comes back, with the same token, ready to confirm again.
     assert dict(hidden_fields(failed.body)) == dict(hidden_fields(check.body))

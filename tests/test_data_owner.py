@@ -26,8 +26,9 @@ APP = str(ROOT / "app.py")
 NOBODY = pwd.getpwnam("nobody")
 
 if os.geteuid() != 0:
-    pytest.skip("these tests change files' owners and switch users: they need root (CI runs as root)",
-                allow_module_level=True)
+    pytest.skip(
+        "these tests change files' owners and switch users: they need root (CI runs as root)", allow_module_level=True
+    )
 
 # Runs one command as another user: imports first (as root: Python itself lives under /root here),
 # then drops to that user for good, then runs the command exactly as `python app.py …` would.
@@ -63,8 +64,13 @@ def as_root(*argv, **kw) -> subprocess.CompletedProcess:
 
 def as_nobody(*argv, **kw) -> subprocess.CompletedProcess:
     kw.setdefault("capture_output", "stdout" not in kw)
-    return subprocess.run([sys.executable, "-c", AS_USER, str(NOBODY.pw_uid), str(NOBODY.pw_gid), APP,
-                           *map(str, argv)], text=True, timeout=60, cwd=str(ROOT), **kw)
+    return subprocess.run(
+        [sys.executable, "-c", AS_USER, str(NOBODY.pw_uid), str(NOBODY.pw_gid), APP, *map(str, argv)],
+        text=True,
+        timeout=60,
+        cwd=str(ROOT),
+        **kw,
+    )
 
 
 def hint(done: subprocess.CompletedProcess) -> str:
@@ -101,8 +107,9 @@ def test_the_hinted_collect_works_as_the_owner_and_writes_to_stdout(shared, tmp_
 
 
 def test_collect_to_stdout_with_purge_needs_a_file(shared, tmp_path):
-    done = as_nobody("collect", "--data", shared, "--out", "-", "--purge", stdout=subprocess.PIPE,
-                     stderr=subprocess.PIPE)
+    done = as_nobody(
+        "collect", "--data", shared, "--out", "-", "--purge", stdout=subprocess.PIPE, stderr=subprocess.PIPE
+    )
     assert done.returncode == 2 and "needs standard output to be a file" in done.stderr
     assert "--purge > " in hint(done)
     assert Store(shared / "state").count() == 1 and done.stdout == ""
@@ -129,8 +136,9 @@ def test_collect_to_a_closed_pipe_keeps_every_record(shared):
 def test_raised_as_another_user_is_refused_with_the_exact_sudo_command(shared, argv):
     done = as_root(*argv, "--data", shared)
     assert done.returncode == 77
-    assert hint(done) == "run it as nobody: sudo -u nobody " + shlex.join([sys.executable, APP, *argv, "--data",
-                                                                             str(shared)])
+    assert hint(done) == "run it as nobody: sudo -u nobody " + shlex.join(
+        [sys.executable, APP, *argv, "--data", str(shared)]
+    )
     assert not (shared / "state" / "published.json").exists()
     done = as_nobody(*argv, "--data", shared)
     assert done.returncode == 0, done.stderr
@@ -152,8 +160,9 @@ def test_serve_refuses_runtime_files_it_cannot_write(shared, tmp_path):
     done = as_nobody("serve", "--data", shared, "--port", "0")
     assert done.returncode == 78
     assert str(left) in done.stderr and "cannot be written by nobody" in done.stderr
-    assert hint(done) == f"give the files back to the server's user: chown -R nobody: {shared / 'state'}; " \
-                         "then start again"
+    assert (
+        hint(done) == f"give the files back to the server's user: chown -R nobody: {shared / 'state'}; then start again"
+    )
 
 
 def test_audit_flags_what_the_servers_user_cannot_write(shared, capsys):
@@ -180,6 +189,7 @@ def test_a_root_owned_data_folder_is_writable_for_its_root_server(data_dir):
 
 # -- the running server says why pledges fail, once, without donor data -----------------------------
 
+
 def test_an_unwritable_store_gets_one_line_on_stderr_naming_the_cause(cfg, clock, capsys):
     client = webtest.TestApp(web.build_app(cfg, clock=clock))
     client.get("/en/")
@@ -188,8 +198,16 @@ def test_an_unwritable_store_gets_one_line_on_stderr_naming_the_cause(cfg, clock
     pending.mkdir()  # what no user can append to: the store cannot be written
     secret = "Zzyzx-unique-message"
     for _ in range(3):
-        check = client.post("/en/pledge", {"amount": "25", "designation": "split", "method": "sepa",
-                                           "message": secret, "contact": "anna@example.org"})
+        check = client.post(
+            "/en/pledge",
+            {
+                "amount": "25",
+                "designation": "split",
+                "method": "sepa",
+                "message": secret,
+                "contact": "anna@example.org",
+            },
+        )
         clock.advance(5)
         assert check.forms[0].submit(status=503).status_int == 503
     err = capsys.readouterr().err
@@ -217,6 +235,7 @@ def test_the_journal_line_comes_again_after_a_minute_or_for_another_cause(tmp_pa
 
 
 # -- leftover demo pledges ------------------------------------------------------------------------
+
 
 def demo_record() -> bytes:
     return sealing.seal(b"{}", [startup.demo_recipient()], "demo")

@@ -32,13 +32,18 @@ def compile_system_tor(tmp_path: Path, override: str) -> subprocess.CompletedPro
     kernel, no root needed. The profiles are copied so /etc is never touched.
     """
     if not (DEBIAN_PROFILES / "system_tor").is_file():
-        pytest.fail("/etc/apparmor.d/system_tor is missing: it comes with Debian's tor package "
-                    "(scripts/install-system-deps.sh)")
+        pytest.fail(
+            "/etc/apparmor.d/system_tor is missing: it comes with Debian's tor package (scripts/install-system-deps.sh)"
+        )
     base = tmp_path / "apparmor.d"
     shutil.copytree(DEBIAN_PROFILES, base, symlinks=True)
     (base / "local" / "system_tor").write_text(override, encoding="utf-8")
-    return subprocess.run([apparmor_parser(), "-Q", "-K", "--base", str(base), "-I", str(base),
-                           str(base / "system_tor")], capture_output=True, text=True, timeout=60)
+    return subprocess.run(
+        [apparmor_parser(), "-Q", "-K", "--base", str(base), "-I", str(base), str(base / "system_tor")],
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
 
 
 def test_apparmor_accepts_the_override_in_debians_tor_profile(tmp_path):
@@ -48,16 +53,20 @@ def test_apparmor_accepts_the_override_in_debians_tor_profile(tmp_path):
 
 def test_the_apparmor_check_fails_on_a_broken_override(tmp_path):
     # The check above is worth something only if a wrong rule makes it fail.
-    broken = OVERRIDE.read_text(encoding="utf-8").replace(f"{SOCKET.removeprefix('/run')} rw,",
-                                                          f"{SOCKET.removeprefix('/run')} connect,")
+    broken = OVERRIDE.read_text(encoding="utf-8").replace(
+        f"{SOCKET.removeprefix('/run')} rw,", f"{SOCKET.removeprefix('/run')} connect,"
+    )
     assert broken != OVERRIDE.read_text(encoding="utf-8")
     done = compile_system_tor(tmp_path, broken)
     assert done.returncode != 0 and "error" in done.stderr
 
 
 def test_the_override_lets_tor_use_the_socket_the_torrc_and_unit_name():
-    rules = [line.strip() for line in OVERRIDE.read_text(encoding="utf-8").splitlines()
-             if line.strip() and not line.lstrip().startswith("#")]
+    rules = [
+        line.strip()
+        for line in OVERRIDE.read_text(encoding="utf-8").splitlines()
+        if line.strip() and not line.lstrip().startswith("#")
+    ]
     assert rules == ["/{,var/}run/pledgebox/app.sock rw,"]
     assert f"unix:{SOCKET}" in (DEPLOY / "torrc").read_text(encoding="utf-8")
     assert f"--unix-socket {SOCKET}" in (DEPLOY / "pledgebox.service").read_text(encoding="utf-8")
@@ -73,6 +82,7 @@ def test_the_readme_installs_and_reloads_the_override_and_shows_denials():
 
 # -- a campaign that is missing or wrong stops the service instead of a restart loop --------------
 
+
 def unit_directives() -> dict[str, list[str]]:
     found: dict[str, list[str]] = {}
     for line in (DEPLOY / "pledgebox.service").read_text(encoding="utf-8").splitlines():
@@ -84,16 +94,30 @@ def unit_directives() -> dict[str, list[str]]:
 
 def serve_as_the_unit_does(data: Path, tmp_path: Path) -> subprocess.CompletedProcess:
     """`app.py serve` with the unit's arguments, on a socket in tmp_path."""
-    return subprocess.run([sys.executable, str(ROOT / "app.py"), "serve", "--data", str(data),
-                           "--unix-socket", str(tmp_path / "app.sock")],
-                          capture_output=True, text=True, timeout=60)
+    return subprocess.run(
+        [
+            sys.executable,
+            str(ROOT / "app.py"),
+            "serve",
+            "--data",
+            str(data),
+            "--unix-socket",
+            str(tmp_path / "app.sock"),
+        ],
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
 
 
-@pytest.mark.parametrize("campaign, says", [
-    (None, "campaign.toml is missing"),
-    ("[campaign]\nid = \"x\"\ngoal = \u201c2500\u201d\n", "line 3, column 8"),
-    ("[campaign]\ndealine = 2026-12-31\n", "did you mean deadline?"),
-])
+@pytest.mark.parametrize(
+    "campaign, says",
+    [
+        (None, "campaign.toml is missing"),
+        ('[campaign]\nid = "x"\ngoal = \u201c2500\u201d\n', "line 3, column 8"),
+        ("[campaign]\ndealine = 2026-12-31\n", "did you mean deadline?"),
+    ],
+)
 def test_a_missing_or_wrong_campaign_exits_with_the_status_the_unit_does_not_restart_on(tmp_path, campaign, says):
     data = tmp_path / "data"
     data.mkdir()

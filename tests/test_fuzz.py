@@ -19,26 +19,66 @@ pytestmark = pytest.mark.slow  # 10,000 examples: about a minute
 ALLOWED = {200, 303, 400, 404, 405, 413, 429, 503}
 SLOWEST = 5.0  # seconds: an in-process request taking longer than this is a hang
 FIELDS = (*pledges.FIELDS, pledges.HONEYPOT, "token", "edit")
-PATHS = ("/", "/en", "/de", "/en/", "/de/", "/en/privacy", "/de/mirror", "/en/pledge", "/de/pledge",
-         "/en/pledge/confirm", "/de/pledge/confirm", "/fr/", "/en/pledge/", "/EN/", "//en/", "/en//pledge",
-         "/en/./pledge", "/en/../de/", "/favicon.ico", "/robots.txt")
+PATHS = (
+    "/",
+    "/en",
+    "/de",
+    "/en/",
+    "/de/",
+    "/en/privacy",
+    "/de/mirror",
+    "/en/pledge",
+    "/de/pledge",
+    "/en/pledge/confirm",
+    "/de/pledge/confirm",
+    "/fr/",
+    "/en/pledge/",
+    "/EN/",
+    "//en/",
+    "/en//pledge",
+    "/en/./pledge",
+    "/en/../de/",
+    "/favicon.ico",
+    "/robots.txt",
+)
 METHODS = ("GET", "POST", "HEAD", "PUT", "DELETE", "PATCH", "OPTIONS", "TRACE", "PROPFIND", "get")
 CONTENT_TYPES = (
-    None, "", "application/x-www-form-urlencoded", "application/x-www-form-urlencoded; charset=utf-8",
-    "application/x-www-form-urlencoded; charset=latin-1", "APPLICATION/X-WWW-FORM-URLENCODED",
-    "multipart/form-data; boundary=xyz", "multipart/form-data", "application/json", "text/plain",
-    "text/html; charset=utf-16", "application/octet-stream", "x/\u00ff", ";;;", "application/x-www-form-urlencoded;",
+    None,
+    "",
+    "application/x-www-form-urlencoded",
+    "application/x-www-form-urlencoded; charset=utf-8",
+    "application/x-www-form-urlencoded; charset=latin-1",
+    "APPLICATION/X-WWW-FORM-URLENCODED",
+    "multipart/form-data; boundary=xyz",
+    "multipart/form-data",
+    "application/json",
+    "text/plain",
+    "text/html; charset=utf-16",
+    "application/octet-stream",
+    "x/\u00ff",
+    ";;;",
+    "application/x-www-form-urlencoded;",
 )
-COMMON = settings(deadline=None, database=None, derandomize=False,
-                  suppress_health_check=[HealthCheck.too_slow, HealthCheck.data_too_large,
-                                         HealthCheck.filter_too_much, HealthCheck.large_base_example])
+COMMON = settings(
+    deadline=None,
+    database=None,
+    derandomize=False,
+    suppress_health_check=[
+        HealthCheck.too_slow,
+        HealthCheck.data_too_large,
+        HealthCheck.filter_too_much,
+        HealthCheck.large_base_example,
+    ],
+)
 
 
 @pytest.fixture(scope="module")
 def fuzz(tmp_path_factory, identities):
     """One app for all examples (a fresh one per example would cost more than the request)."""
-    data = write_campaign(tmp_path_factory.mktemp("fuzz") / "data",
-                          campaign_toml(identities[:1]) + "\n[limits]\nconfirms_per_minute = 1000000\n")
+    data = write_campaign(
+        tmp_path_factory.mktemp("fuzz") / "data",
+        campaign_toml(identities[:1]) + "\n[limits]\nconfirms_per_minute = 1000000\n",
+    )
     clock = Clock(1795604400.0)
     # No lint: it rejects the malformed requests (odd methods, bad Content-Length) this test is about.
     return webtest.TestApp(web.build_app(config.load(data), clock=clock), lint=False), clock
@@ -53,14 +93,36 @@ INJECTIONS = ("<b>{}", '"{}', "'{}", "</textarea><b>{}", '"><b>{}', "<script>{}"
 @st.composite
 def hostile_text(draw) -> tuple[str, str | None]:
     """(text, marker): any Unicode, sometimes with markup around a marker that must never come back raw."""
-    base = draw(st.one_of(
-        st.text(max_size=40),
-        st.text(st.characters(codec="utf-8"), max_size=300),
-        st.text(st.characters(min_codepoint=0, max_codepoint=0x7F), max_size=60),
-        st.sampled_from(["25", "1.000,50", "1,000.50", "€ 5", "0", "-3", "1e9", "NaN", "١٢٣", "５", "",
-                         "Пётр", "Grüße", "\u202e\u202d", "\ufeff", "\x00", "\r\n", "\ud800".encode(
-                             "utf-8", "surrogatepass").decode("latin-1"), "a" * 3000]),
-    ))
+    base = draw(
+        st.one_of(
+            st.text(max_size=40),
+            st.text(st.characters(codec="utf-8"), max_size=300),
+            st.text(st.characters(min_codepoint=0, max_codepoint=0x7F), max_size=60),
+            st.sampled_from(
+                [
+                    "25",
+                    "1.000,50",
+                    "1,000.50",
+                    "€ 5",
+                    "0",
+                    "-3",
+                    "1e9",
+                    "NaN",
+                    "١٢٣",
+                    "５",
+                    "",
+                    "Пётр",
+                    "Grüße",
+                    "\u202e\u202d",
+                    "\ufeff",
+                    "\x00",
+                    "\r\n",
+                    "\ud800".encode("utf-8", "surrogatepass").decode("latin-1"),
+                    "a" * 3000,
+                ]
+            ),
+        )
+    )
     if not draw(st.booleans()):
         return base, None
     marker = draw(markers)
@@ -79,8 +141,9 @@ def encode_value(text: str, how: str) -> bytes:
     if how == "raw":  # not percent-encoded at all, as a broken client might send it
         return text.encode("utf-8", "surrogatepass")
     if how == "overlong":  # '<' and '"' as overlong UTF-8, which must never decode to markup
-        return quote_plus(text.encode("utf-8", "surrogatepass").replace(b"<", b"\xc0\xbc")
-                          .replace(b'"', b"\xc0\xa2")).encode("ascii")
+        return quote_plus(
+            text.encode("utf-8", "surrogatepass").replace(b"<", b"\xc0\xbc").replace(b'"', b"\xc0\xa2")
+        ).encode("ascii")
     return (quote_plus(text.encode("utf-8", "surrogatepass")) + "%zz%").encode("ascii")  # "broken"
 
 
@@ -115,8 +178,15 @@ def form_body(draw, valid_ratio: float = 0.5) -> tuple[bytes, list[str], dict]:
     return b"&".join(k + b"=" + v for k, v in order), found, values
 
 
-def send(app, method: str, path: str, body: bytes = b"", content_type: str | None = None,
-         headers: dict | None = None, length: str | None = None) -> webtest.TestResponse:
+def send(
+    app,
+    method: str,
+    path: str,
+    body: bytes = b"",
+    content_type: str | None = None,
+    headers: dict | None = None,
+    length: str | None = None,
+) -> webtest.TestResponse:
     """One request with nothing tidied up by the test client; it must finish quickly."""
     req = webtest.TestRequest.blank(path, method=method)
     if body or method in ("POST", "PUT", "PATCH"):
@@ -146,6 +216,7 @@ def assert_safe(res: webtest.TestResponse, found: list[str]) -> None:
 
 # -- the tests: 3,000 + 2,500 + 2,500 + 2,000 = 10,000 examples -----------------------------------
 
+
 @settings(COMMON, max_examples=3000)
 @given(form=form_body(valid_ratio=0.85), lang=st.sampled_from(["en", "de"]), wait=st.sampled_from([0, 5, 5, 5, 10**6]))
 def test_pledge_then_confirm_with_hostile_fields(fuzz, form, lang, wait):
@@ -167,9 +238,15 @@ def test_pledge_then_confirm_with_hostile_fields(fuzz, form, lang, wait):
 
 
 @settings(COMMON, max_examples=2500)
-@given(form=form_body(valid_ratio=0.9), lang=st.sampled_from(["en", "de"]),
-       token=st.one_of(st.text(max_size=80), st.binary(max_size=60).map(lambda b: b.hex()),
-                       st.just("AQAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAA")))
+@given(
+    form=form_body(valid_ratio=0.9),
+    lang=st.sampled_from(["en", "de"]),
+    token=st.one_of(
+        st.text(max_size=80),
+        st.binary(max_size=60).map(lambda b: b.hex()),
+        st.just("AQAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAA"),
+    ),
+)
 def test_confirm_with_forged_tokens_never_stores(fuzz, form, lang, token):
     app, _clock = fuzz
     body, found, _values = form
@@ -180,17 +257,36 @@ def test_confirm_with_forged_tokens_never_stores(fuzz, form, lang, token):
 
 
 @settings(COMMON, max_examples=2500)
-@given(method=st.sampled_from(METHODS), path=st.sampled_from(PATHS),
-       content_type=st.sampled_from(CONTENT_TYPES),
-       body=st.one_of(st.binary(max_size=200), st.binary(min_size=16000, max_size=17000),
-                      st.integers(0, 3).map(lambda k: b"a=" + b"x" * (pledges.MAX_BODY + 1 + k * 40000)),
-                      st.just(b""), st.just(b"--xyz\r\nContent-Disposition: form-data; name=\"amount\"\r\n"
-                              b"\r\n5\r\n--xyz--\r\n"),
-                      st.just(b'{"amount": "25"}')),
-       length=st.sampled_from([None, None, None, "abc", "-1", "99999999999", "0", "1", " 12 "]),
-       extra=st.dictionaries(st.sampled_from(["Accept-Language", "Accept-Encoding", "Host", "X-Forwarded-For",
-                                              "Transfer-Encoding", "Expect", "Origin", "Referer"]),
-                             st.text(st.characters(min_codepoint=32, max_codepoint=255), max_size=60), max_size=3))
+@given(
+    method=st.sampled_from(METHODS),
+    path=st.sampled_from(PATHS),
+    content_type=st.sampled_from(CONTENT_TYPES),
+    body=st.one_of(
+        st.binary(max_size=200),
+        st.binary(min_size=16000, max_size=17000),
+        st.integers(0, 3).map(lambda k: b"a=" + b"x" * (pledges.MAX_BODY + 1 + k * 40000)),
+        st.just(b""),
+        st.just(b'--xyz\r\nContent-Disposition: form-data; name="amount"\r\n\r\n5\r\n--xyz--\r\n'),
+        st.just(b'{"amount": "25"}'),
+    ),
+    length=st.sampled_from([None, None, None, "abc", "-1", "99999999999", "0", "1", " 12 "]),
+    extra=st.dictionaries(
+        st.sampled_from(
+            [
+                "Accept-Language",
+                "Accept-Encoding",
+                "Host",
+                "X-Forwarded-For",
+                "Transfer-Encoding",
+                "Expect",
+                "Origin",
+                "Referer",
+            ]
+        ),
+        st.text(st.characters(min_codepoint=32, max_codepoint=255), max_size=60),
+        max_size=3,
+    ),
+)
 def test_odd_methods_bodies_and_content_types(fuzz, method, path, content_type, body, length, extra):
     app, _clock = fuzz
     res = send(app, method, path, body, content_type, extra, length)
@@ -199,20 +295,32 @@ def test_odd_methods_bodies_and_content_types(fuzz, method, path, content_type, 
         assert res.status_int == 413
 
 
-segment = st.one_of(st.sampled_from(["en", "de", "pledge", "confirm", "privacy", "mirror", "..", ".", "", "%00"]),
-                    st.text(max_size=30), st.binary(max_size=30).map(lambda b: quote(b, safe="")))
+segment = st.one_of(
+    st.sampled_from(["en", "de", "pledge", "confirm", "privacy", "mirror", "..", ".", "", "%00"]),
+    st.text(max_size=30),
+    st.binary(max_size=30).map(lambda b: quote(b, safe="")),
+)
 
 
 @settings(COMMON, max_examples=2000)
-@given(segments=st.lists(segment, min_size=1, max_size=6), marker=markers,
-       method=st.sampled_from(["GET", "POST", "HEAD"]), inject=st.booleans())
+@given(
+    segments=st.lists(segment, min_size=1, max_size=6),
+    marker=markers,
+    method=st.sampled_from(["GET", "POST", "HEAD"]),
+    inject=st.booleans(),
+)
 def test_any_path_reflects_nothing(fuzz, segments, marker, method, inject):
     app, _clock = fuzz
     if inject:
         segments = [*segments, quote(f"<b>{marker}", safe="")]
     path = "/" + "/".join(quote(s, safe="%") for s in segments)
-    res = send(app, method, path, b"amount=1" if method == "POST" else b"",
-               "application/x-www-form-urlencoded" if method == "POST" else None)
+    res = send(
+        app,
+        method,
+        path,
+        b"amount=1" if method == "POST" else b"",
+        "application/x-www-form-urlencoded" if method == "POST" else None,
+    )
     assert_safe(res, [marker])
     if res.status_int == 404:
         assert marker.encode() not in res.body

@@ -124,8 +124,9 @@ def test_every_page_of_the_demo_is_german(tmp_path, clock):
     assert_german(pages, set().union(*(words(g.name) for g in cfg.groups)))
 
 
-@pytest.mark.parametrize("limits, status, name", [("confirms_per_minute = 1\n", 429, "busy"),
-                                                  ("max_pending = 1\n", 503, "full")])
+@pytest.mark.parametrize(
+    "limits, status, name", [("confirms_per_minute = 1\n", 429, "busy"), ("max_pending = 1\n", 503, "full")]
+)
 def test_refusals_under_load_are_german(tmp_path, identity, clock, limits, status, name):
     (tmp_path / "campaign.toml").write_text(campaign_toml([identity]) + "\n[limits]\n" + limits, encoding="utf-8")
     client = webtest.TestApp(web.build_app(config.load(tmp_path), clock=clock))

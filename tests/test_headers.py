@@ -42,16 +42,27 @@ def test_style_hash_matches_the_inline_style(client):
     assert body.count("<style>") == 1 and 'style="' not in body
 
 
-@pytest.mark.parametrize("method, path, status, body", [
-    ("GET", "/en/", 200, None), ("GET", "/de/privacy", 200, None), ("GET", "/", 303, None),
-    ("GET", "/nowhere", 404, None), ("GET", "/de/nowhere", 404, None),
-    ("POST", "/en/pledge", 400, {"amount": "abc"}), ("PUT", "/en/", 405, None),
-    ("POST", "/en/pledge", 413, {"message": "x" * 40000}),
-])
+@pytest.mark.parametrize(
+    "method, path, status, body",
+    [
+        ("GET", "/en/", 200, None),
+        ("GET", "/de/privacy", 200, None),
+        ("GET", "/", 303, None),
+        ("GET", "/nowhere", 404, None),
+        ("GET", "/de/nowhere", 404, None),
+        ("POST", "/en/pledge", 400, {"amount": "abc"}),
+        ("PUT", "/en/", 405, None),
+        ("POST", "/en/pledge", 413, {"message": "x" * 40000}),
+    ],
+)
 def test_headers_on_every_status(client, method, path, status, body):
-    res = client.request(path, method=method, status=status,
-                         body=None if body is None else "&".join(f"{k}={v}" for k, v in body.items()).encode(),
-                         content_type="application/x-www-form-urlencoded" if body else None)
+    res = client.request(
+        path,
+        method=method,
+        status=status,
+        body=None if body is None else "&".join(f"{k}={v}" for k, v in body.items()).encode(),
+        content_type="application/x-www-form-urlencoded" if body else None,
+    )
     assert res.status_int == status
     check(res)
 
@@ -68,18 +79,22 @@ def test_405_names_the_allowed_methods(client):
 
 def test_no_cookie_through_the_whole_flow(client, clock):
     from helpers import pledge_through
+
     receipt = pledge_through(client, clock)
     assert "Set-Cookie" not in receipt.headers
     assert not client.cookies
 
 
-@pytest.mark.parametrize("scheme, host, onion_location, hsts", [
-    ("http", "example.org", False, False),
-    ("https", "example.org", True, True),
-    ("https", "example.org:8443", True, True),
-    ("http", "a" * 56 + ".onion", False, False),
-    ("https", "a" * 56 + ".onion", False, False),
-])
+@pytest.mark.parametrize(
+    "scheme, host, onion_location, hsts",
+    [
+        ("http", "example.org", False, False),
+        ("https", "example.org", True, True),
+        ("https", "example.org:8443", True, True),
+        ("http", "a" * 56 + ".onion", False, False),
+        ("https", "a" * 56 + ".onion", False, False),
+    ],
+)
 def test_transport_headers(scheme, host, onion_location, hsts):
     onion = "b" * 56 + ".onion"
     headers = dict(render.transport_headers(scheme, host, "/de/privacy", onion))
@@ -98,9 +113,11 @@ def test_a_crash_is_a_plain_500_that_prints_no_request_data(client, clock, capfd
 
     def boom(*_args):
         raise RuntimeError("secret-donor-text")
+
     monkeypatch.setattr(site, "seal_and_store", boom)
-    check_page = client.post("/en/pledge", {"amount": "5", "designation": "split", "method": "sepa",
-                                            "message": "secret-donor-text"})
+    check_page = client.post(
+        "/en/pledge", {"amount": "5", "designation": "split", "method": "sepa", "message": "secret-donor-text"}
+    )
     clock.advance(5)
     res = check_page.forms[0].submit(status=500)
     check(res)

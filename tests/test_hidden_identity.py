@@ -11,8 +11,13 @@ from pledgebox import audit, config, sealing, serve, web
 from pledgebox.sealing import identity as identity_file
 
 CODECS = ("utf-8", "utf-16-le", "utf-16-be", "utf-32-le", "utf-32-be")
-BOMS = {"utf-8": b"\xef\xbb\xbf", "utf-16-le": b"\xff\xfe", "utf-16-be": b"\xfe\xff",
-        "utf-32-le": b"\xff\xfe\x00\x00", "utf-32-be": b"\x00\x00\xfe\xff"}
+BOMS = {
+    "utf-8": b"\xef\xbb\xbf",
+    "utf-16-le": b"\xff\xfe",
+    "utf-16-be": b"\xfe\xff",
+    "utf-32-le": b"\xff\xfe\x00\x00",
+    "utf-32-be": b"\x00\x00\xfe\xff",
+}
 
 
 def _sorted_like_jq(doc: dict) -> str:
@@ -35,8 +40,12 @@ TEXTS = {
     "CRLF and tabs": lambda doc: json.dumps(doc, indent="\t").replace("\n", "\r\n"),
     "escaped key": _escaped_key,
 }
-VARIANTS = {f"{name}, {codec}{', BOM' if bom else ''}": (text, codec, bom)
-            for name, text in TEXTS.items() for codec in CODECS for bom in (False, True)}
+VARIANTS = {
+    f"{name}, {codec}{', BOM' if bom else ''}": (text, codec, bom)
+    for name, text in TEXTS.items()
+    for codec in CODECS
+    for bom in (False, True)
+}
 
 
 def encoded(doc: dict, variant: str) -> bytes:

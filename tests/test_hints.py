@@ -29,8 +29,17 @@ def all_error_classes() -> list[type[PledgeboxError]]:
 
 def test_there_are_error_classes_to_check():
     names = {cls.__name__ for cls in all_error_classes()}
-    assert {"ConfigError", "UsageError", "DamagedRecord", "IdentityFileError", "PassphraseFileError", "NotAMirror",
-            "RecordsUnreadable", "WrongUser", "StateNotWritable"} <= names
+    assert {
+        "ConfigError",
+        "UsageError",
+        "DamagedRecord",
+        "IdentityFileError",
+        "PassphraseFileError",
+        "NotAMirror",
+        "RecordsUnreadable",
+        "WrongUser",
+        "StateNotWritable",
+    } <= names
 
 
 @pytest.mark.parametrize("cls", all_error_classes(), ids=lambda cls: f"{cls.__module__}.{cls.__name__}")
@@ -52,12 +61,16 @@ def raises_with_empty_hint(path: Path) -> list[int]:
 
 
 def test_no_raise_blanks_out_a_hint():
-    offenders = {str(p.relative_to(ROOT)): lines for p in (ROOT / "pledgebox").rglob("*.py")
-                 if (lines := raises_with_empty_hint(p))}
+    offenders = {
+        str(p.relative_to(ROOT)): lines
+        for p in (ROOT / "pledgebox").rglob("*.py")
+        if (lines := raises_with_empty_hint(p))
+    }
     assert offenders == {}
 
 
 # -- every refusal of every command, through the command line ---------------------------------------
+
 
 @pytest.fixture
 def world(tmp_path, identities, data_dir):
@@ -142,13 +155,20 @@ REFUSALS = [
     ("review {sealed} --identity {not_json} --passphrase-file {pass_}", 1, "is not JSON"),
     ("review {sealed} --identity {key} --passphrase-file {wrong_pass}", 1, "Wrong passphrase"),
     ("review {sealed} --identity {key} --passphrase-file {tmp}/missing-pass", 1, "could not be read"),
-    ("review {sealed} --identity {key} --identity {other_key} --passphrase-file {pass_} --passphrase-file "
-     "{pass_} --passphrase-file {pass_}", 2, "one --passphrase-file for all"),
+    (
+        "review {sealed} --identity {key} --identity {other_key} --passphrase-file {pass_} --passphrase-file "
+        "{pass_} --passphrase-file {pass_}",
+        2,
+        "one --passphrase-file for all",
+    ),
     ("review {sealed} --identity {key} --passphrase-file {pass_} --csv {exists}", 1, "already exists"),
     ("review {sealed} --identity {key} --passphrase-file {pass_} --csv {tmp}/x --json {tmp}/x", 2, "same file"),
     ("review {sealed} --identity {key} --passphrase-file {pass_} --payments {bank}", 1, "statement could not be read"),
-    ("review {sealed} --identity {key} --passphrase-file {pass_} --payments {tmp}/missing.csv", 1,
-     "statement could not be read"),
+    (
+        "review {sealed} --identity {key} --passphrase-file {pass_} --payments {tmp}/missing.csv",
+        1,
+        "statement could not be read",
+    ),
     ("review {sealed} --identity {key} --passphrase x", 2, "never taken from the command line"),
     # audit
     ("audit --data {tmp}/no-such-data", 2, "is not a folder"),
@@ -156,10 +176,16 @@ REFUSALS = [
     ("mirror build {tmp}/m --identity {key} --passphrase-file {pass_} --data {demo}", 78, "campaign.toml is missing"),
     ("mirror build {tmp}/m --identity {key} --passphrase-file {pass_} --data {data}", 1, "onion"),
     ("mirror build {tmp} --identity {key} --passphrase-file {pass_} --data {mirror_data}", 1, "not empty"),
-    ("mirror build {tmp}/m --identity {other_key} --passphrase-file {pass_} --data {mirror_data}", 1,
-     "not one of the organisers"),
-    ("mirror build {tmp}/m --identity {tmp}/missing.identity --passphrase-file {pass_} --data {mirror_data}", 1,
-     "there is no such file"),
+    (
+        "mirror build {tmp}/m --identity {other_key} --passphrase-file {pass_} --data {mirror_data}",
+        1,
+        "not one of the organisers",
+    ),
+    (
+        "mirror build {tmp}/m --identity {tmp}/missing.identity --passphrase-file {pass_} --data {mirror_data}",
+        1,
+        "there is no such file",
+    ),
     ("mirror verify {damaged} --signer {signer}", 1, "not the canonical archive of a mirror copy"),
     ("mirror verify {tmp}/missing.tar.gz --signer {signer}", 1, "not a pledgebox mirror"),
     ("mirror verify {damaged} --signer pledgebox-signer-v1:xyz", 1, "not a usable signer key"),
@@ -172,8 +198,9 @@ REFUSALS = [
 ]
 
 
-@pytest.mark.parametrize("line, code, words", REFUSALS, ids=[r[0].split(" {")[0] + f" [{i}]"
-                                                              for i, r in enumerate(REFUSALS)])
+@pytest.mark.parametrize(
+    "line, code, words", REFUSALS, ids=[r[0].split(" {")[0] + f" [{i}]" for i, r in enumerate(REFUSALS)]
+)
 def test_every_refusal_prints_an_error_and_a_hint(world, capsys, line, code, words):
     values = {k: v for k, v in vars(world).items() if isinstance(v, (str, Path))}
     values["busy_port"] = world.busy.getsockname()[1]

@@ -42,9 +42,17 @@ def test_german_has_the_missing_sentence():
     assert catalogs()["en"]("appeal.p2") == "The funds from this fundraising campaign will go to two groups."
 
 
-@pytest.mark.parametrize("header, lang", [
-    ("de-DE,de;q=0.9,en;q=0.8", "de"), ("en-US,en;q=0.5", "en"), ("fr-FR", "en"), ("", "en"),
-    ("en;q=0.2, de;q=0.8", "de"), ("de;q=bogus, en", "en"), ("x" * 5000, "en"),
-])
+@pytest.mark.parametrize(
+    "header, lang",
+    [
+        ("de-DE,de;q=0.9,en;q=0.8", "de"),
+        ("en-US,en;q=0.5", "en"),
+        ("fr-FR", "en"),
+        ("", "en"),
+        ("en;q=0.2, de;q=0.8", "de"),
+        ("de;q=bogus, en", "en"),
+        ("x" * 5000, "en"),
+    ],
+)
 def test_accept_language_is_only_a_hint(header, lang):
     assert best_language(header) == lang

@@ -36,8 +36,9 @@ def on_terminal(argv, answers: list[bytes], timeout: float = 60) -> tuple[int, s
         os.setsid()
         fcntl.ioctl(slave, termios.TIOCSCTTY, 0)
 
-    proc = subprocess.Popen([sys.executable, APP, *map(str, argv)], stdin=slave, stdout=slave, stderr=slave,
-                            preexec_fn=controlling_terminal)
+    proc = subprocess.Popen(
+        [sys.executable, APP, *map(str, argv)], stdin=slave, stdout=slave, stderr=slave, preexec_fn=controlling_terminal
+    )
     os.close(slave)
     output, deadline = b"", time.monotonic() + timeout
     pending = list(answers)
@@ -85,17 +86,19 @@ def test_identity_show_prints_the_public_part_and_a_table_campaign_toml_reads(ke
     assert "stored encrypted, so the passphrase was needed" in out
     for key in (identity.recipient, identity.signer):
         assert key.to_string() in out and f"fingerprint {key.fingerprint}" in out
-    table = tomllib.loads(out[out.index("[[organisers]]"):])["organisers"][0]
-    assert table == {"name": "anna", "recipient": identity.recipient.to_string(),
-                     "signer": identity.signer.to_string()}
+    table = tomllib.loads(out[out.index("[[organisers]]") :])["organisers"][0]
+    assert table == {"name": "anna", "recipient": identity.recipient.to_string(), "signer": identity.signer.to_string()}
     code, out, _ = run_cli(capsys, "identity", "show", keyfile, "--passphrase-file", passfile, "--name", "Anna B.")
     assert code == 0 and 'name = "Anna B."' in out
 
 
-@pytest.mark.parametrize("make, says", [
-    (lambda p: None, "there is no such file"),
-    (lambda p: p.mkdir(), "is a folder"),
-])
+@pytest.mark.parametrize(
+    "make, says",
+    [
+        (lambda p: None, "there is no such file"),
+        (lambda p: p.mkdir(), "is a folder"),
+    ],
+)
 def test_a_missing_identity_is_refused_before_any_passphrase(tmp_path, make, says):
     path = tmp_path / "gone.identity"
     make(path)
@@ -118,6 +121,7 @@ def test_identity_show_refuses_a_passphrase_argument(keyfile, capsys):
 
 # -- raised ---------------------------------------------------------------------------------------
 
+
 def published(data_dir) -> dict:
     return json.loads((data_dir / "state" / "published.json").read_text())
 
@@ -127,8 +131,9 @@ def test_raised_alone_keeps_the_published_pledged_figure_and_says_so(data_dir, c
     code, out, _ = run_cli(capsys, "raised", "150", "--data", data_dir)
     assert code == 0 and published(data_dir) == {"raised": "150.00", "pledged": "2100.00"}
     assert "The pledged figure €2,100.00 published before is kept" in out
-    assert campaign.read_totals(data_dir / "state") == campaign.Totals(campaign.parse_total("150"),
-                                                                         campaign.parse_total("2100"))
+    assert campaign.read_totals(data_dir / "state") == campaign.Totals(
+        campaign.parse_total("150"), campaign.parse_total("2100")
+    )
 
 
 def test_a_published_pledged_figure_of_zero_is_kept_too(data_dir, capsys):
@@ -142,8 +147,9 @@ def test_raised_without_a_published_pledged_figure_publishes_none(data_dir, caps
     assert code == 0 and published(data_dir) == {"raised": "150.00"} and "kept" not in out
 
 
-@pytest.mark.parametrize("bad", ["1e3", "1E3", "inf", "Infinity", "nan", "NaN", "sNaN", "0x10", "1.5e2",
-                                 "١٢٣", "12,50", "-1", "", " "])
+@pytest.mark.parametrize(
+    "bad", ["1e3", "1E3", "inf", "Infinity", "nan", "NaN", "sNaN", "0x10", "1.5e2", "١٢٣", "12,50", "-1", "", " "]
+)
 def test_raised_refuses_what_is_not_plain_digits(data_dir, capsys, bad):
     code, _, err = run_cli(capsys, "raised", bad, "--data", data_dir)
     assert code == 2 and "pledgebox: hint: write it like 1234.50" in err

@@ -33,20 +33,21 @@ def keygen(*args, data):
 
 def no_prompt(monkeypatch):
     """Fail the test if anything asks for a passphrase on the terminal."""
+
     def refuse(prompt=""):
         raise AssertionError("the passphrase was asked for")
+
     monkeypatch.setattr(getpass, "getpass", refuse)
 
 
 def organisers_block(text: str) -> str:
     """The [[organisers]] table that keygen printed."""
-    return text[text.index("[[organisers]]"):].strip()
+    return text[text.index("[[organisers]]") :].strip()
 
 
 def test_keygen_writes_a_private_identity_and_prints_the_public_keys(tmp_path, data, passfile, capsys):
     out = tmp_path / "anna.identity"
-    assert keygen("--out", out, "--passphrase-file", passfile, "--scrypt-work", FAST, "--name", "Anna",
-                  data=data) == 0
+    assert keygen("--out", out, "--passphrase-file", passfile, "--scrypt-work", FAST, "--name", "Anna", data=data) == 0
     printed = capsys.readouterr()
     assert stat.S_IMODE(out.stat().st_mode) == 0o600
     identity = sealing.Identity.load(out, PASSPHRASE)
@@ -55,8 +56,9 @@ def test_keygen_writes_a_private_identity_and_prints_the_public_keys(tmp_path, d
     assert identity.recipient.fingerprint in printed.out and identity.signer.fingerprint in printed.out
     # The printed table is exactly what data/campaign.toml needs.
     block = organisers_block(printed.out)
-    assert tomllib.loads(block)["organisers"] == [{
-        "name": "Anna", "recipient": identity.recipient.to_string(), "signer": identity.signer.to_string()}]
+    assert tomllib.loads(block)["organisers"] == [
+        {"name": "Anna", "recipient": identity.recipient.to_string(), "signer": identity.signer.to_string()}
+    ]
     (data / "campaign.toml").write_text(campaign_toml([]) + "\n" + block + "\n", encoding="utf-8")
     cfg = config.load(data)
     assert [o.recipient for o in cfg.organisers] == [identity.recipient.to_string()]
@@ -105,11 +107,14 @@ def test_refuses_an_existing_out_file_before_any_work(tmp_path, data, passfile, 
     assert not (tmp_path / "nowhere").exists()
 
 
-@pytest.mark.parametrize("argv", [
-    ["--passphrase", "hunter2 correct horse"],
-    ["--passphrase=hunter2 correct horse"],
-    ["--passphrase"],
-])
+@pytest.mark.parametrize(
+    "argv",
+    [
+        ["--passphrase", "hunter2 correct horse"],
+        ["--passphrase=hunter2 correct horse"],
+        ["--passphrase"],
+    ],
+)
 def test_a_passphrase_is_never_taken_from_argv(tmp_path, data, monkeypatch, capsys, argv):
     out = tmp_path / "k.identity"
     no_prompt(monkeypatch)
@@ -168,10 +173,13 @@ def test_the_terminal_is_asked_twice(tmp_path, data, monkeypatch, capsys):
     assert sealing.Identity.load(out, b"mein geheimes Passwort")
 
 
-@pytest.mark.parametrize("answers, message", [
-    (["one passphrase here", "another one here"], "The two passphrases do not match."),
-    (["", ""], "An empty passphrase is not allowed"),
-])
+@pytest.mark.parametrize(
+    "answers, message",
+    [
+        (["one passphrase here", "another one here"], "The two passphrases do not match."),
+        (["", ""], "An empty passphrase is not allowed"),
+    ],
+)
 def test_bad_terminal_answers_are_refused(tmp_path, data, monkeypatch, capsys, answers, message):
     it = iter(answers)
     monkeypatch.setattr(getpass, "getpass", lambda prompt="": next(it))
@@ -203,8 +211,7 @@ def test_the_same_passphrase_opens_the_file_whatever_its_unicode_form(tmp_path, 
     out = tmp_path / "k.identity"
     assert keygen("--out", out, "--passphrase-file", passfile, "--scrypt-work", FAST, data=data) == 0
     monkeypatch.setattr(getpass, "getpass", lambda prompt="": composed)
-    assert keys.load(out, keys.ask("Passphrase: ")).recipient == sealing.Identity.load(
-        out, composed.encode()).recipient
+    assert keys.load(out, keys.ask("Passphrase: ")).recipient == sealing.Identity.load(out, composed.encode()).recipient
 
 
 def test_refuses_to_write_an_identity_into_the_data_folder(data, passfile, monkeypatch, capsys):
@@ -227,8 +234,7 @@ def test_a_missing_folder_is_an_error_before_any_work(tmp_path, data, passfile, 
 def test_an_unusual_name_is_quoted_for_toml(tmp_path, data, passfile, capsys):
     name = 'Anna "die Kassiererin" \\ Ёлка'
     out = tmp_path / "k.identity"
-    assert keygen("--out", out, "--passphrase-file", passfile, "--scrypt-work", FAST, "--name", name,
-                  data=data) == 0
+    assert keygen("--out", out, "--passphrase-file", passfile, "--scrypt-work", FAST, "--name", name, data=data) == 0
     assert tomllib.loads(organisers_block(capsys.readouterr().out))["organisers"][0]["name"] == name
 
 

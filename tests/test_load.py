@@ -29,7 +29,7 @@ def pledge_fields(i: int) -> tuple[str, dict]:
         "method": METHODS[(i // 3) % 3],
         "pseudonym": f"Пётр №{i} Müßig" if i % 5 else "",
         "contact": f"signal: +49 151 {i:07d} · ✉ ö{i}@example.org" if i % 7 else "",
-        "message": f"Свободу политзаключённым! #{i}\r\nGrüße aus Köln 🕊 <b>{i}</b> & \"quotes\"\ttab",
+        "message": f'Свободу политзаключённым! #{i}\r\nGrüße aus Köln 🕊 <b>{i}</b> & "quotes"\ttab',
     }
 
 

@@ -31,8 +31,15 @@ from support.mirrorkit import ONION, StaticServer, publish, withheld
 
 data = mirrorkit.data  # the fixture: a campaign with an onion address
 
-PAGES = ["index.html", "en/index.html", "en/privacy/index.html", "en/mirror/index.html",
-         "de/index.html", "de/privacy/index.html", "de/mirror/index.html"]
+PAGES = [
+    "index.html",
+    "en/index.html",
+    "en/privacy/index.html",
+    "en/mirror/index.html",
+    "de/index.html",
+    "de/privacy/index.html",
+    "de/mirror/index.html",
+]
 
 
 # -- fixtures and helpers -----------------------------------------------------------
@@ -45,7 +52,6 @@ def keyfile(tmp_path, identity) -> Path:
     path.parent.mkdir()
     identity.save(path, PASSPHRASE, scrypt_n=FAST_SCRYPT)
     return path
-
 
 
 @pytest.fixture
@@ -108,27 +114,41 @@ def tree_of(built: mirror.Build) -> dict[str, bytes]:
 
 def test_build_and_verify_through_the_command_line(capsys, tmp_path, data, keyfile, passfile, identity):
     out = tmp_path / "mirror-out"
-    code, stdout, stderr = run(capsys, "mirror", "build", out, "--identity", keyfile,
-                               "--passphrase-file", passfile, "--data", data)
+    code, stdout, stderr = run(
+        capsys, "mirror", "build", out, "--identity", keyfile, "--passphrase-file", passfile, "--data", data
+    )
     assert code == 0, stderr
     assert identity.signer.fingerprint in stdout
     assert "Built version 1 of the mirror" in stdout and f"for {ONION}" in stdout
     # Nothing was published on this (the organisers') machine: the build says the copy shows 0, and why.
     assert f"Warning: the copy shows 0 reached: nothing was published in {data / 'state'}" in stdout
     assert f"`python app.py raised AMOUNT --data {data}`" in stdout
-    assert sorted(p.relative_to(out / mirror.NAME).as_posix() for p in (out / mirror.NAME).rglob("*")
-                  if p.is_file()) == sorted(PAGES + ["README.txt", "MANIFEST.sha256", "MIRROR.json", "MIRROR.sig"])
+    assert sorted(
+        p.relative_to(out / mirror.NAME).as_posix() for p in (out / mirror.NAME).rglob("*") if p.is_file()
+    ) == sorted(PAGES + ["README.txt", "MANIFEST.sha256", "MIRROR.json", "MIRROR.sig"])
     assert (out / mirror.ARCHIVE).is_file()
     for source in (out / mirror.ARCHIVE, out / mirror.NAME):
         code, stdout, stderr = run(capsys, "mirror", "verify", source, "--signer", signer_string(identity))
         assert code == 0, stderr
         today = statement.utc_today()
-        assert stdout == (f"OK: signed by Organiser 1 ({identity.signer.fingerprint}); version 1 for {ONION}, campaign "
-                          f"test-campaign; built {today}, expires on {today + timedelta(days=30)} (UTC); "
-                          "all 8 files match, byte for byte.\n")
+        assert stdout == (
+            f"OK: signed by Organiser 1 ({identity.signer.fingerprint}); version 1 for {ONION}, campaign "
+            f"test-campaign; built {today}, expires on {today + timedelta(days=30)} (UTC); "
+            "all 8 files match, byte for byte.\n"
+        )
     assert run(capsys, "raised", "1234.50", "--pledged", "2000", "--data", data)[0] == 0
-    code, stdout, stderr = run(capsys, "mirror", "build", tmp_path / "again", "--identity", keyfile,
-                               "--passphrase-file", passfile, "--data", data)
+    code, stdout, stderr = run(
+        capsys,
+        "mirror",
+        "build",
+        tmp_path / "again",
+        "--identity",
+        keyfile,
+        "--passphrase-file",
+        passfile,
+        "--data",
+        data,
+    )
     assert code == 0 and "The copy shows 1234.50 reached, 2000.00 pledged, as published in" in stdout, stderr
     # The build's folder holds the copy and its archive: it is not the copy, and verify says where that is.
     code, stdout, stderr = run(capsys, "mirror", "verify", out, "--signer", signer_string(identity))
@@ -189,8 +209,7 @@ def test_every_page_says_that_pledging_needs_tor_browser(built):
 
 
 def test_the_widget_shows_the_totals_as_of_the_build_day_and_no_count_of_days(tmp_path, data, identity):
-    (data / "campaign.toml").write_text(campaign_toml([identity], onion=ONION, deadline="2099-12-31"),
-                                        encoding="utf-8")
+    (data / "campaign.toml").write_text(campaign_toml([identity], onion=ONION, deadline="2099-12-31"), encoding="utf-8")
     cfg = config.load(data)
     campaign.write_totals(cfg.state_dir, campaign.Totals(Decimal("1234.50")))
     built = mirror.build(cfg, identity, tmp_path / "w", built=date(2026, 11, 30))
@@ -211,10 +230,11 @@ def test_twin_links_point_to_the_same_page_in_the_other_language(built):
 def test_the_mirror_page_says_who_signed_and_shows_the_commands_that_fit(built, identities):
     text = html.unescape((built.folder / "en/mirror/index.html").read_text(encoding="utf-8"))
     signer = identities[0].signer
-    assert (f"The current bundle is version 1, built on {statement.utc_today().day}" in text
-            and f"signed by Organiser 1 (key fingerprint {signer.fingerprint})" in text)
-    assert (f"pledgebox mirror verify pledgebox-mirror.tar.gz --signer {signer.to_string()} --onion {ONION}"
-            in text)
+    assert (
+        f"The current bundle is version 1, built on {statement.utc_today().day}" in text
+        and f"signed by Organiser 1 (key fingerprint {signer.fingerprint})" in text
+    )
+    assert f"pledgebox mirror verify pledgebox-mirror.tar.gz --signer {signer.to_string()} --onion {ONION}" in text
     # pull trusts every organiser's key: the next version may be signed by another of them.
     pins = " ".join(f"--signer {i.signer.to_string()}" for i in identities[:2])
     assert f"pledgebox mirror pull http://{ONION}/ /var/www/pledgebox-mirror {pins}</pre>" in text
@@ -237,9 +257,16 @@ def test_manifest_format_and_the_signed_statement(built, identity):
     raw = (built.folder / mirror.STATEMENT).read_bytes()
     today = statement.utc_today()
     assert json.loads(raw) == {
-        "campaign": "test-campaign", "onion": ONION, "clearnet": "", "version": 1, "built": today.isoformat(),
-        "expires": (today + timedelta(days=30)).isoformat(), "manifest_sha256": hashlib.sha256(manifest).hexdigest(),
-        "signed_by": "Organiser 1", "format": "pledgebox-mirror-statement-v1"}
+        "campaign": "test-campaign",
+        "onion": ONION,
+        "clearnet": "",
+        "version": 1,
+        "built": today.isoformat(),
+        "expires": (today + timedelta(days=30)).isoformat(),
+        "manifest_sha256": hashlib.sha256(manifest).hexdigest(),
+        "signed_by": "Organiser 1",
+        "format": "pledgebox-mirror-statement-v1",
+    }
     # Canonical JSON (RFC 8785): sorted keys, no spaces.
     assert raw == json.dumps(json.loads(raw), sort_keys=True, separators=(",", ":"), ensure_ascii=False).encode()
     text = (built.folder / mirror.SIGNATURE).read_bytes()
@@ -254,8 +281,13 @@ def test_manifest_format_and_the_signed_statement(built, identity):
 def test_sha256sum_checks_the_copy_without_pledgebox(built):
     if shutil.which("sha256sum") is None:
         pytest.fail("sha256sum is missing: apt-get install coreutils")
-    done = subprocess.run(["sha256sum", "--check", "--strict", mirror.MANIFEST], cwd=built.folder,
-                          capture_output=True, text=True, timeout=30)
+    done = subprocess.run(
+        ["sha256sum", "--check", "--strict", mirror.MANIFEST],
+        cwd=built.folder,
+        capture_output=True,
+        text=True,
+        timeout=30,
+    )
     assert done.returncode == 0, done.stdout + done.stderr
     assert done.stdout.count(": OK") == 8
 
@@ -282,10 +314,28 @@ def test_builds_in_separate_processes_are_identical(tmp_path, data, keyfile, pas
     digests = set()
     for seed in ("1", "4242"):
         out = tmp_path / f"proc-{seed}"
-        done = subprocess.run([sys.executable, str(ROOT / "app.py"), "mirror", "build", str(out), "--identity",
-                               str(keyfile), "--passphrase-file", str(passfile), "--data", str(data), "--version", "3"],
-                              cwd=tmp_path, env=os.environ | {"PYTHONHASHSEED": seed}, capture_output=True,
-                              text=True, timeout=120)
+        done = subprocess.run(
+            [
+                sys.executable,
+                str(ROOT / "app.py"),
+                "mirror",
+                "build",
+                str(out),
+                "--identity",
+                str(keyfile),
+                "--passphrase-file",
+                str(passfile),
+                "--data",
+                str(data),
+                "--version",
+                "3",
+            ],
+            cwd=tmp_path,
+            env=os.environ | {"PYTHONHASHSEED": seed},
+            capture_output=True,
+            text=True,
+            timeout=120,
+        )
         assert done.returncode == 0, done.stderr
         digests.add(hashlib.sha256((out / mirror.ARCHIVE).read_bytes()).hexdigest())
     assert len(digests) == 1
@@ -309,8 +359,9 @@ def test_build_refuses_without_an_onion_address(capsys, tmp_path, identities, ke
     data.mkdir()
     (data / "campaign.toml").write_text(campaign_toml(identities[:1]), encoding="utf-8")
     out = tmp_path / "out"
-    code, _, err = run(capsys, "mirror", "build", out, "--identity", keyfile, "--passphrase-file", passfile,
-                       "--data", data)
+    code, _, err = run(
+        capsys, "mirror", "build", out, "--identity", keyfile, "--passphrase-file", passfile, "--data", data
+    )
     assert code == 1
     assert "onion address" in err and "hint: add onion =" in err
     assert not out.exists()
@@ -318,8 +369,18 @@ def test_build_refuses_without_an_onion_address(capsys, tmp_path, identities, ke
 
 def test_build_refuses_the_demo_campaign(capsys, tmp_path, keyfile, passfile):
     out = tmp_path / "out"
-    code, _, err = run(capsys, "mirror", "build", out, "--identity", keyfile, "--passphrase-file", passfile,
-                       "--data", tmp_path / "empty")
+    code, _, err = run(
+        capsys,
+        "mirror",
+        "build",
+        out,
+        "--identity",
+        keyfile,
+        "--passphrase-file",
+        passfile,
+        "--data",
+        tmp_path / "empty",
+    )
     assert code == 78 and "campaign.toml is missing" in err
     assert not out.exists()
 
@@ -328,8 +389,9 @@ def test_build_refuses_a_key_that_is_not_an_organisers(capsys, tmp_path, data, i
     stranger = tmp_path / "stranger.identity"
     identities[2].save(stranger, PASSPHRASE, scrypt_n=FAST_SCRYPT)
     out = tmp_path / "out"
-    code, _, err = run(capsys, "mirror", "build", out, "--identity", stranger, "--passphrase-file", passfile,
-                       "--data", data)
+    code, _, err = run(
+        capsys, "mirror", "build", out, "--identity", stranger, "--passphrase-file", passfile, "--data", data
+    )
     assert code == 1
     assert "not one of the organisers'" in err and identities[2].signer.fingerprint in err
     assert not out.exists()
@@ -340,16 +402,16 @@ def test_build_refuses_a_wrong_passphrase_and_leaves_nothing(capsys, tmp_path, d
     wrong = tmp_path / "wrong"
     wrong.write_bytes(b"not the passphrase\n")
     out = tmp_path / "out"
-    code, _, err = run(capsys, "mirror", "build", out, "--identity", keyfile, "--passphrase-file", wrong,
-                       "--data", data)
+    code, _, err = run(
+        capsys, "mirror", "build", out, "--identity", keyfile, "--passphrase-file", wrong, "--data", data
+    )
     assert code == 1 and "Wrong passphrase" in err
     assert not out.exists()
 
 
 def test_build_refuses_a_passphrase_on_the_command_line(capsys, tmp_path, data, keyfile):
     out = tmp_path / "out"
-    code, _, err = run(capsys, "mirror", "build", out, "--identity", keyfile, "--passphrase", "secret",
-                       "--data", data)
+    code, _, err = run(capsys, "mirror", "build", out, "--identity", keyfile, "--passphrase", "secret", "--data", data)
     assert code == 2 and "never taken from the command line" in err and "secret" not in err
     assert not out.exists()
 
@@ -358,14 +420,17 @@ def test_build_never_overwrites(capsys, tmp_path, data, keyfile, passfile):
     out = tmp_path / "out"
     out.mkdir()
     (out / "keep.txt").write_text("mine")
-    code, _, err = run(capsys, "mirror", "build", out, "--identity", keyfile, "--passphrase-file", passfile,
-                       "--data", data)
+    code, _, err = run(
+        capsys, "mirror", "build", out, "--identity", keyfile, "--passphrase-file", passfile, "--data", data
+    )
     assert code == 1 and "already exists" in err
     assert [p.name for p in out.iterdir()] == ["keep.txt"]
     empty = tmp_path / "empty-out"
     empty.mkdir()
-    assert run(capsys, "mirror", "build", empty, "--identity", keyfile, "--passphrase-file", passfile,
-               "--data", data)[0] == 0
+    assert (
+        run(capsys, "mirror", "build", empty, "--identity", keyfile, "--passphrase-file", passfile, "--data", data)[0]
+        == 0
+    )
 
 
 # -- verifying --------------------------------------------------------------------
@@ -419,8 +484,9 @@ def test_a_rewritten_manifest_fails_the_signature(capsys, built, identity):
     page = built.folder / "en/index.html"
     page.write_bytes(page.read_bytes().replace(b"Tor Browser", b"any browser", 1))
     manifest = built.folder / mirror.MANIFEST
-    manifest.write_bytes(mirror.manifest_of({p: d for p, d in verify.read_folder(built.folder)[0].items()
-                                             if p not in mirror.SIGNED}))
+    manifest.write_bytes(
+        mirror.manifest_of({p: d for p, d in verify.read_folder(built.folder)[0].items() if p not in mirror.SIGNED})
+    )
     # The signed statement names the manifest's digest.
     assert verify.verify(built.folder, [identity.signer]).changed == [mirror.MANIFEST]
     # And a statement naming the new digest is no longer the one that was signed.
@@ -432,19 +498,30 @@ def test_a_rewritten_manifest_fails_the_signature(capsys, built, identity):
     assert code == 1 and "not signed by any signer key given (--signer): " + identity.signer.fingerprint in err
 
 
-@pytest.mark.parametrize("change", [lambda sig: b"not base64 at all\n", lambda sig: b" " + sig,
-                                    lambda sig: sig + b"\n", lambda sig: sig[:-1], lambda sig: sig[:10] + sig[11:]])
+@pytest.mark.parametrize(
+    "change",
+    [
+        lambda sig: b"not base64 at all\n",
+        lambda sig: b" " + sig,
+        lambda sig: sig + b"\n",
+        lambda sig: sig[:-1],
+        lambda sig: sig[:10] + sig[11:],
+    ],
+)
 def test_the_signature_file_must_be_exactly_as_signed(built, identity, change):
     path = built.folder / mirror.SIGNATURE
     path.write_bytes(change(path.read_bytes()))
     assert not verify.verify(built.folder, [identity.signer]).signature_ok
 
 
-@pytest.mark.parametrize("text, message", [
-    (repack({"index.html": b"<p>hi</p>"}), "no MANIFEST.sha256"),
-    (b"garbage", "no .tar.gz at all"),
-    (mirror.archive.GZIP_HEADER + gzip.compress(b"not a tar file" * 100, mtime=0)[10:], "no readable tar"),
-])
+@pytest.mark.parametrize(
+    "text, message",
+    [
+        (repack({"index.html": b"<p>hi</p>"}), "no MANIFEST.sha256"),
+        (b"garbage", "no .tar.gz at all"),
+        (mirror.archive.GZIP_HEADER + gzip.compress(b"not a tar file" * 100, mtime=0)[10:], "no readable tar"),
+    ],
+)
 def test_not_a_mirror(capsys, tmp_path, identity, text, message):
     path = tmp_path / "thing.tar.gz"
     path.write_bytes(text)

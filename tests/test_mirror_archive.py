@@ -47,8 +47,10 @@ def entry(name: str, data: bytes | None = b"", kind=tarfile.REGTYPE, **attrs) ->
 def canonical_entries(files: dict[str, bytes]) -> list:
     """The entries of the canonical archive, in its order."""
     names = [TOP] + [f"{TOP}/{d}" for d in archive.folders_of(files)] + [f"{TOP}/{p}" for p in files]
-    return [entry(n, kind=tarfile.DIRTYPE) if n[len(TOP) + 1:] not in files else entry(n, files[n[len(TOP) + 1:]])
-            for n in sorted(names)]
+    return [
+        entry(n, kind=tarfile.DIRTYPE) if n[len(TOP) + 1 :] not in files else entry(n, files[n[len(TOP) + 1 :]])
+        for n in sorted(names)
+    ]
 
 
 def tar_of(entries) -> bytes:
@@ -66,10 +68,14 @@ def gz(stream: bytes) -> bytes:
 
 def with_corrupt_header(files):
     """The signed files, a header whose checksum fails, then evil.html: GNU tar skips the header, unpacks the rest."""
-    stream = bytearray(tar_of(canonical_entries(files) + [entry(f"{TOP}/zz-bad.html", b"x" * 600),
-                                                           entry(f"{TOP}/zz-evil.html", b"<script>")]))
+    stream = bytearray(
+        tar_of(
+            canonical_entries(files)
+            + [entry(f"{TOP}/zz-bad.html", b"x" * 600), entry(f"{TOP}/zz-evil.html", b"<script>")]
+        )
+    )
     at = stream.index(b"pledgebox-mirror/zz-bad.html")
-    stream[at + 148:at + 156] = b"0000000\0"  # a checksum that no header has
+    stream[at + 148 : at + 156] = b"0000000\0"  # a checksum that no header has
     return gz(bytes(stream))
 
 
@@ -80,29 +86,69 @@ def appended(files, *extra):
 FORGERIES = {
     "corrupt header, then more files": (with_corrupt_header, "no valid entry (a damaged header"),
     "folder entry shadowing a file": (
-        lambda f: appended(f, entry(f"{TOP}/en/index.html", kind=tarfile.DIRTYPE)), "shadows an entry"),
-    "set-uid mode": (lambda f: gz(tar_of([(i, d) if i.name != f"{TOP}/index.html" else entry(i.name, d, mode=0o6777)
-                                          for i, d in canonical_entries(f)])), "has mode 6777, not 0644"),
-    "other owner": (lambda f: gz(tar_of([(i, d) if i.name != f"{TOP}/README.txt" else
-                                         entry(i.name, d, uid=1000, gid=1000, uname="mallory", gname="mallory")
-                                         for i, d in canonical_entries(f)])), "belongs to 1000:1000"),
-    "symlink": (lambda f: appended(f, entry(f"{TOP}/zz.html", kind=tarfile.SYMTYPE, linkname="/etc/passwd")),
-                "zz.html is a symbolic link"),
-    "hard link": (lambda f: appended(f, entry(f"{TOP}/zz.html", kind=tarfile.LNKTYPE, linkname=f"{TOP}/index.html")),
-                  "zz.html is a hard link"),
-    "device": (lambda f: appended(f, entry(f"{TOP}/zz", kind=tarfile.CHRTYPE, devmajor=1, devminor=3)),
-               "special entry"),
+        lambda f: appended(f, entry(f"{TOP}/en/index.html", kind=tarfile.DIRTYPE)),
+        "shadows an entry",
+    ),
+    "set-uid mode": (
+        lambda f: gz(
+            tar_of(
+                [
+                    (i, d) if i.name != f"{TOP}/index.html" else entry(i.name, d, mode=0o6777)
+                    for i, d in canonical_entries(f)
+                ]
+            )
+        ),
+        "has mode 6777, not 0644",
+    ),
+    "other owner": (
+        lambda f: gz(
+            tar_of(
+                [
+                    (i, d)
+                    if i.name != f"{TOP}/README.txt"
+                    else entry(i.name, d, uid=1000, gid=1000, uname="mallory", gname="mallory")
+                    for i, d in canonical_entries(f)
+                ]
+            )
+        ),
+        "belongs to 1000:1000",
+    ),
+    "symlink": (
+        lambda f: appended(f, entry(f"{TOP}/zz.html", kind=tarfile.SYMTYPE, linkname="/etc/passwd")),
+        "zz.html is a symbolic link",
+    ),
+    "hard link": (
+        lambda f: appended(f, entry(f"{TOP}/zz.html", kind=tarfile.LNKTYPE, linkname=f"{TOP}/index.html")),
+        "zz.html is a hard link",
+    ),
+    "device": (
+        lambda f: appended(f, entry(f"{TOP}/zz", kind=tarfile.CHRTYPE, devmajor=1, devminor=3)),
+        "special entry",
+    ),
     "trailing bytes after the gzip stream": (lambda f: archive.write(f, TOP) + b"<script>", "8 bytes follow"),
-    "second gzip member": (lambda f: archive.write(f, TOP) + gzip.compress(tar_of([entry(f"{TOP}/evil.html", b"x")])),
-                           "a second gzip member"),
+    "second gzip member": (
+        lambda f: archive.write(f, TOP) + gzip.compress(tar_of([entry(f"{TOP}/evil.html", b"x")])),
+        "a second gzip member",
+    ),
     "entries out of order": (lambda f: gz(tar_of(canonical_entries(f)[::-1])), "not in canonical (sorted) order"),
     "a file twice": (lambda f: appended(f, entry(f"{TOP}/index.html", b"<p>other</p>")), "shadows an entry"),
     "a path outside": (lambda f: appended(f, entry(f"{TOP}/../escape.html", b"x")), "points outside"),
-    "a file beside the copy's folder": (lambda f: appended(f, entry("zz-evil.html", b"x")),
-                                        "zz-evil.html lies outside the copy's folder pledgebox-mirror/"),
+    "a file beside the copy's folder": (
+        lambda f: appended(f, entry("zz-evil.html", b"x")),
+        "zz-evil.html lies outside the copy's folder pledgebox-mirror/",
+    ),
     "an empty folder": (lambda f: appended(f, entry(f"{TOP}/zz", kind=tarfile.DIRTYPE)), "holds no file of the copy"),
-    "a time on an entry": (lambda f: gz(tar_of([(i, d) if i.name != f"{TOP}/index.html" else entry(i.name, d, mtime=1)
-                                                for i, d in canonical_entries(f)])), "carries a time"),
+    "a time on an entry": (
+        lambda f: gz(
+            tar_of(
+                [
+                    (i, d) if i.name != f"{TOP}/index.html" else entry(i.name, d, mtime=1)
+                    for i, d in canonical_entries(f)
+                ]
+            )
+        ),
+        "carries a time",
+    ),
     "pax headers": (lambda f: gz(pax(f)), "differs from the canonical one"),
     "a name in the gzip header": (lambda f: named_gzip(f), "gzip header is not the canonical one"),
     "compressed at another level": (lambda f: gz_level(f, 1), "compressed differently"),
@@ -190,12 +236,15 @@ def test_a_file_larger_than_any_page_is_refused(monkeypatch, files):
 # -- a folder is the copy ------------------------------------------------------------------
 
 
-@pytest.mark.parametrize("extra, named", [
-    ("index.js", "index.js"),
-    ("de/privacy/deep/inside/evil.html", "de/privacy/deep/inside/evil.html"),
-    ("en/empty-folder/", "en/empty-folder/"),
-    (".hidden", ".hidden"),
-])
+@pytest.mark.parametrize(
+    "extra, named",
+    [
+        ("index.js", "index.js"),
+        ("de/privacy/deep/inside/evil.html", "de/privacy/deep/inside/evil.html"),
+        ("en/empty-folder/", "en/empty-folder/"),
+        (".hidden", ".hidden"),
+    ],
+)
 def test_folder_verify_names_anything_not_in_the_manifest(capsys, built, identity, extra, named):
     target = built.folder / extra
     target.parent.mkdir(parents=True, exist_ok=True)

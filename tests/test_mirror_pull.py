@@ -24,7 +24,6 @@ from support.serverproc import Server
 data = mirrorkit.data  # the fixture: a campaign with an onion address
 
 
-
 def build(data: Path, identity, out: Path, **kw) -> bytes:
     return mirror.build(config.load(data), identity, out, **kw).archive.read_bytes()
 
@@ -119,8 +118,9 @@ def test_the_same_version_with_other_contents_is_refused(tmp_path, data, identit
 
 def test_an_expired_bundle_is_refused(tmp_path, data, identities, pulled):
     site, out = pulled
-    publish(site, build(data, identities[0], tmp_path / "old", version=9,
-                        built=statement.utc_today() - timedelta(days=30)))
+    publish(
+        site, build(data, identities[0], tmp_path / "old", version=9, built=statement.utc_today() - timedelta(days=30))
+    )
     with pytest.raises(statement.Expired):
         serve_pull(site, out, [identities[0].signer])
     assert in_place(out, identities[0]).version == 5
@@ -275,7 +275,8 @@ def test_systemd_accepts_the_pull_service_and_timer(tmp_path):
     assert "Type=oneshot" in service and "IPAddressAllow=localhost" in service
     # verify insists that ExecStart's program exists: this Python stands in for the venv's console script.
     (tmp_path / "pledgebox-mirror-pull.service").write_text(
-        service.replace("/opt/pledgebox/.venv/bin/pledgebox", sys.executable), encoding="utf-8")
+        service.replace("/opt/pledgebox/.venv/bin/pledgebox", sys.executable), encoding="utf-8"
+    )
     timer = (deploy / "pledgebox-mirror-pull.timer").read_text(encoding="utf-8")
     assert "OnUnitActiveSec=1h" in timer and "WantedBy=timers.target" in timer
     (tmp_path / "pledgebox-mirror-pull.timer").write_text(timer, encoding="utf-8")

@@ -34,9 +34,20 @@ class App:
 
     def start(self) -> None:
         with open(self.logs / "serve.log", "ab") as log:
-            self.proc = subprocess.Popen([sys.executable, str(ROOT / "app.py"), "serve", "--data", str(self.data),
-                                          "--unix-socket", str(self.sock)], stdout=log, stderr=log,
-                                         stdin=subprocess.DEVNULL)
+            self.proc = subprocess.Popen(
+                [
+                    sys.executable,
+                    str(ROOT / "app.py"),
+                    "serve",
+                    "--data",
+                    str(self.data),
+                    "--unix-socket",
+                    str(self.sock),
+                ],
+                stdout=log,
+                stderr=log,
+                stdin=subprocess.DEVNULL,
+            )
         deadline = time.monotonic() + 20
         while not self.ready():
             assert self.proc.poll() is None and time.monotonic() < deadline, (self.logs / "serve.log").read_text()
@@ -44,6 +55,7 @@ class App:
 
     def ready(self) -> bool:
         import socket
+
         with socket.socket(socket.AF_UNIX) as s:
             try:
                 s.connect(str(self.sock))
@@ -83,8 +95,18 @@ def test_pull_through_tor(capsys, tmp_path, identities):
         (data / "campaign.toml").write_text(campaign_toml(identities[:2], onion=net.onion), encoding="utf-8")
         out = tmp_path / "www" / "pledgebox-mirror"
         out.parent.mkdir()
-        argv = ["mirror", "pull", net.url, out, "--signer", anna.signer.to_string(), "--signer",
-                ben.signer.to_string(), "--socks", f"127.0.0.1:{net.socks_port}"]
+        argv = [
+            "mirror",
+            "pull",
+            net.url,
+            out,
+            "--signer",
+            anna.signer.to_string(),
+            "--signer",
+            ben.signer.to_string(),
+            "--socks",
+            f"127.0.0.1:{net.socks_port}",
+        ]
 
         def pull():
             return run(capsys, *argv)

@@ -25,8 +25,7 @@ def build_for(tmp_path, identities, name: str, **camp) -> mirror.Build:
     """A copy built from another campaign.toml (another onion address or campaign id)."""
     folder = tmp_path / f"data-{name}"
     folder.mkdir()
-    (folder / "campaign.toml").write_text(campaign_toml(identities[:2], **({"onion": ONION} | camp)),
-                                          encoding="utf-8")
+    (folder / "campaign.toml").write_text(campaign_toml(identities[:2], **({"onion": ONION} | camp)), encoding="utf-8")
     return mirror.build(config.load(folder), identities[0], tmp_path / f"out-{name}")
 
 
@@ -41,8 +40,7 @@ def verify_cli(capsys, source, identity, *extra):
 # -- binding: onion address, campaign, expiry ------------------------------------------------
 
 
-def test_a_copy_for_another_onion_fails_verify_with_onion_and_the_server_refuses_it(capsys, tmp_path, data,
-                                                                                    identities):
+def test_a_copy_for_another_onion_fails_verify_with_onion_and_the_server_refuses_it(capsys, tmp_path, data, identities):
     old = build_for(tmp_path, identities, "old-onion", onion=OTHER_ONION)
     for source in (old.archive, old.folder):
         code, out, err = verify_cli(capsys, source, identities[0], "--onion", ONION)
@@ -105,8 +103,22 @@ def date_to_noon(day: date) -> int:
 def test_expires_in_sets_the_expiry_and_is_bounded(capsys, tmp_path, data, identities, passfile):
     key = tmp_path / "k.identity"
     identities[0].save(key, PASSPHRASE, scrypt_n=FAST_SCRYPT)
-    code, out, err = run(capsys, "mirror", "build", tmp_path / "o", "--identity", key, "--passphrase-file", passfile,
-                         "--data", data, "--expires-in", "7", "--version", "41")
+    code, out, err = run(
+        capsys,
+        "mirror",
+        "build",
+        tmp_path / "o",
+        "--identity",
+        key,
+        "--passphrase-file",
+        passfile,
+        "--data",
+        data,
+        "--expires-in",
+        "7",
+        "--version",
+        "41",
+    )
     assert code == 0, err
     st = json.loads((tmp_path / "o" / mirror.NAME / mirror.STATEMENT).read_bytes())
     assert st["version"] == 41 and st["expires"] == (statement.utc_today() + timedelta(days=7)).isoformat()
@@ -126,15 +138,19 @@ def test_the_apps_mirror_page_says_who_signed_and_shows_the_commands_that_fit(tm
     client = webtest.TestApp(web.build_app(config.load(data), clock=Clock(float(date_to_noon(built_on)))))
     signer = identities[1].signer
     en = html.unescape(client.get("/en/mirror").text)
-    assert ("The current bundle is version 4, built on 20 November 2026, expires on 20 December 2026, signed by "
-            f"Organiser 2 (key fingerprint {signer.fingerprint}).") in en
+    assert (
+        "The current bundle is version 4, built on 20 November 2026, expires on 20 December 2026, signed by "
+        f"Organiser 2 (key fingerprint {signer.fingerprint})."
+    ) in en
     assert f"pledgebox mirror verify pledgebox-mirror.tar.gz --signer {signer.to_string()} --onion {ONION}" in en
     pins = " ".join(f"--signer {i.signer.to_string()}" for i in identities[:2])
     assert f"pledgebox mirror pull http://{ONION}/ /var/www/pledgebox-mirror {pins}</pre>" in en
     assert en.count(identities[0].signer.to_string()) == 1  # in pull's pins only: verify names the bundle's signer
     de = html.unescape(client.get("/de/mirror").text)
-    assert ("Das aktuelle Paket ist Version 4, erstellt am 20. November 2026, läuft am 20. Dezember 2026 ab und ist "
-            f"signiert von Organiser 2 (Fingerabdruck des Schlüssels {signer.fingerprint}).") in de
+    assert (
+        "Das aktuelle Paket ist Version 4, erstellt am 20. November 2026, läuft am 20. Dezember 2026 ab und ist "
+        f"signiert von Organiser 2 (Fingerabdruck des Schlüssels {signer.fingerprint})."
+    ) in de
     assert "Eine Kopie aktuell halten" in de and f"--signer {signer.to_string()} --onion {ONION}" in de
 
 
@@ -163,27 +179,38 @@ def test_the_default_version_is_above_the_published_bundle(tmp_path, data, ident
 
 
 def good_statement() -> statement.Statement:
-    return statement.Statement(campaign="c", onion=ONION, clearnet="", version=3, built="2026-11-30",
-                               expires="2026-12-30", manifest_sha256="ab" * 32, signed_by="Anna")
+    return statement.Statement(
+        campaign="c",
+        onion=ONION,
+        clearnet="",
+        version=3,
+        built="2026-11-30",
+        expires="2026-12-30",
+        manifest_sha256="ab" * 32,
+        signed_by="Anna",
+    )
 
 
-@pytest.mark.parametrize("change, reason", [
-    (lambda raw: raw.replace(b'"version":3', b'"version":3.0'), "only whole numbers"),
-    (lambda raw: raw.replace(b'"version":3', b'"version":"3"'), "version must be a whole number"),
-    (lambda raw: raw.replace(b'"version":3', b'"version":true'), "version must be a whole number"),
-    (lambda raw: raw.replace(b'"version":3', b'"version":0'), "version must be a whole number"),
-    (lambda raw: raw.replace(b'{"built"', b'{ "built"'), "not in canonical form"),
-    (lambda raw: raw.replace(b'"version":3', b'"version":3,"version":4'), "names a field twice"),
-    (lambda raw: raw.replace(b'"version":3', b'"version":3,"extra":1'), "exactly the fields"),
-    (lambda raw: raw.replace(b'"version":3', b'"version":NaN'), "not JSON"),
-    (lambda raw: raw.replace(b'"2026-12-30"', b'"2027-12-31"'), "within a year"),
-    (lambda raw: raw.replace(b'"2026-12-30"', b'"2026-11-29"'), "within a year"),
-    (lambda raw: raw.replace(b'"2026-12-30"', b'"2026-02-30"'), "not a date"),
-    (lambda raw: raw.replace(b'"Anna"', b'"Anna\\u0041"'), "not in canonical form"),
-    (lambda raw: raw + b"\n", "not in canonical form"),
-    (lambda raw: b"\xef\xbb\xbf" + raw, "not JSON"),
-    (lambda raw: raw.replace(b".onion", b".onion.evil.example"), "malformed"),
-])
+@pytest.mark.parametrize(
+    "change, reason",
+    [
+        (lambda raw: raw.replace(b'"version":3', b'"version":3.0'), "only whole numbers"),
+        (lambda raw: raw.replace(b'"version":3', b'"version":"3"'), "version must be a whole number"),
+        (lambda raw: raw.replace(b'"version":3', b'"version":true'), "version must be a whole number"),
+        (lambda raw: raw.replace(b'"version":3', b'"version":0'), "version must be a whole number"),
+        (lambda raw: raw.replace(b'{"built"', b'{ "built"'), "not in canonical form"),
+        (lambda raw: raw.replace(b'"version":3', b'"version":3,"version":4'), "names a field twice"),
+        (lambda raw: raw.replace(b'"version":3', b'"version":3,"extra":1'), "exactly the fields"),
+        (lambda raw: raw.replace(b'"version":3', b'"version":NaN'), "not JSON"),
+        (lambda raw: raw.replace(b'"2026-12-30"', b'"2027-12-31"'), "within a year"),
+        (lambda raw: raw.replace(b'"2026-12-30"', b'"2026-11-29"'), "within a year"),
+        (lambda raw: raw.replace(b'"2026-12-30"', b'"2026-02-30"'), "not a date"),
+        (lambda raw: raw.replace(b'"Anna"', b'"Anna\\u0041"'), "not in canonical form"),
+        (lambda raw: raw + b"\n", "not in canonical form"),
+        (lambda raw: b"\xef\xbb\xbf" + raw, "not JSON"),
+        (lambda raw: raw.replace(b".onion", b".onion.evil.example"), "malformed"),
+    ],
+)
 def test_only_the_canonical_statement_is_read(change, reason):
     raw = good_statement().to_bytes()
     assert statement.parse(raw) == good_statement()

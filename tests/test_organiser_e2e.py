@@ -42,10 +42,22 @@ def test_from_keygen_to_the_published_amount(tmp_path, capsys):
     keyfile = laptop / "anna.identity"
     data = tmp_path / "server-data"
     data.mkdir()
-    code, out, err = run(capsys, "keygen", "--data", data, "--out", keyfile, "--passphrase-file", passfile,
-                         "--scrypt-work", 10, "--name", "Anna")
+    code, out, err = run(
+        capsys,
+        "keygen",
+        "--data",
+        data,
+        "--out",
+        keyfile,
+        "--passphrase-file",
+        passfile,
+        "--scrypt-work",
+        10,
+        "--name",
+        "Anna",
+    )
     assert code == 0, err
-    block = out[out.index("[[organisers]]"):].strip()
+    block = out[out.index("[[organisers]]") :].strip()
 
     # 2. The printed lines go into the server's campaign.toml; the server seals to that key.
     (data / "campaign.toml").write_text(campaign_toml([]) + "\n" + block + "\n", encoding="utf-8")
@@ -54,9 +66,11 @@ def test_from_keygen_to_the_published_amount(tmp_path, capsys):
     clock = LockedClock(1795604400.0)
     client = webtest.TestApp(web.build_app(cfg, clock=clock))
     receipts = {}
-    for lang, fields in (("en", {"amount": "25", "pseudonym": "Аня", "message": "Солидарность!"}),
-                         ("de", {"amount": "1.000,50", "designation": "abc-irkutsk", "method": "cash"}),
-                         ("en", {"amount": "40", "designation": "solidarity-zone", "contact": "=1+1"})):
+    for lang, fields in (
+        ("en", {"amount": "25", "pseudonym": "Аня", "message": "Солидарность!"}),
+        ("de", {"amount": "1.000,50", "designation": "abc-irkutsk", "method": "cash"}),
+        ("en", {"amount": "40", "designation": "solidarity-zone", "contact": "=1+1"}),
+    ):
         receipt = pledge_through(client, clock, lang, **fields)
         assert receipt.status_int == 200
         receipts[reference_of(receipt.text)] = fields
@@ -102,8 +116,21 @@ def test_from_keygen_to_the_published_amount(tmp_path, capsys):
 
     # 4. review on the laptop: both files, one of them given twice (as if also fetched from a mirror).
     out_csv, out_json = laptop / "pledges.csv", laptop / "pledges.json"
-    code, out, err = run(capsys, "review", first, second, first, "--identity", keyfile, "--passphrase-file",
-                         passfile, "--csv", out_csv, "--json", out_json)
+    code, out, err = run(
+        capsys,
+        "review",
+        first,
+        second,
+        first,
+        "--identity",
+        keyfile,
+        "--passphrase-file",
+        passfile,
+        "--csv",
+        out_csv,
+        "--json",
+        out_json,
+    )
     assert code == 0, err
     assert sorted(table_references(out)) == sorted(receipts)
     assert "Аня" in out and "Солидарность!" in out
@@ -124,9 +151,12 @@ def test_from_keygen_to_the_published_amount(tmp_path, capsys):
         "Buchungstag;Verwendungszweck;Betrag\n"
         f"26.11.2026;Spende {by_amount['1.000,50'].lower()};1.000,50\n"
         f"26.11.2026;{by_amount['25'].replace('-', ' ')};20,00\n"
-        "27.11.2026;ohne Referenz;15,00\n", encoding="utf-8")
-    code, out, err = run(capsys, "review", first, second, "--identity", keyfile, "--passphrase-file", passfile,
-                         "--payments", statement)
+        "27.11.2026;ohne Referenz;15,00\n",
+        encoding="utf-8",
+    )
+    code, out, err = run(
+        capsys, "review", first, second, "--identity", keyfile, "--passphrase-file", passfile, "--payments", statement
+    )
     assert code == 0, err
     lines = {line[:11]: line.rstrip() for line in out.splitlines() if line[:11] in receipts}
     assert re.search(r"  1,000.50  received$", lines[by_amount["1.000,50"]])

@@ -9,23 +9,29 @@ import pytest
 from pledgebox.i18n import LANGS
 
 PAGES = ["/{lang}/", "/{lang}/privacy", "/{lang}/mirror"]
-ALLOWED_HREF = re.compile(r"^(/(en|de)/(privacy|mirror|pledge|pledge/confirm)?(#pledge)?$|#[a-z-]+$|data:,$"
-                          r"|https://www\.instagram\.com/solidarity\.zone$"
-                          r"|https://abc38\.noblogs\.org/category/%D0%B3%D0%BB%D0%B0%D0%B2%D0%BD%D0%B0%D1%8F/$)")
+ALLOWED_HREF = re.compile(
+    r"^(/(en|de)/(privacy|mirror|pledge|pledge/confirm)?(#pledge)?$|#[a-z-]+$|data:,$"
+    r"|https://www\.instagram\.com/solidarity\.zone$"
+    r"|https://abc38\.noblogs\.org/category/%D0%B3%D0%BB%D0%B0%D0%B2%D0%BD%D0%B0%D1%8F/$)"
+)
 
 APPEAL_SENTENCES = {
-    "en": ["Support Antiauthoritarian Comrades in Russia!",
-           "Russia has been waging an imperialist war against Ukraine since February 2022.",
-           "The funds from this fundraising campaign will go to two groups.",
-           "Solidarity Zone only works with people who do not cooperate with the state",
-           "which was founded in 2011 and is active in Siberia",
-           "they see their task as abolishing the prison system"],
-    "de": ["Unterstützt Antiautoritäre Genoss*innen in Russland!",
-           "Russland führt seit Februar 2022 einen imperialistischen Krieg gegen die Ukraine.",
-           "Die Gelder aus dieser Spendenkampagne gehen an zwei Gruppen.",
-           "Zum einen an Solidarity Zone",
-           "das 2011 gegründet wurde und in Sibirien aktiv ist",
-           "das Strafvollzugssystem abzuschaffen"],
+    "en": [
+        "Support Antiauthoritarian Comrades in Russia!",
+        "Russia has been waging an imperialist war against Ukraine since February 2022.",
+        "The funds from this fundraising campaign will go to two groups.",
+        "Solidarity Zone only works with people who do not cooperate with the state",
+        "which was founded in 2011 and is active in Siberia",
+        "they see their task as abolishing the prison system",
+    ],
+    "de": [
+        "Unterstützt Antiautoritäre Genoss*innen in Russland!",
+        "Russland führt seit Februar 2022 einen imperialistischen Krieg gegen die Ukraine.",
+        "Die Gelder aus dieser Spendenkampagne gehen an zwei Gruppen.",
+        "Zum einen an Solidarity Zone",
+        "das 2011 gegründet wurde und in Sibirien aktiv ist",
+        "das Strafvollzugssystem abzuschaffen",
+    ],
 }
 
 
@@ -66,8 +72,10 @@ def test_appeal_in_full(client, lang):
 @pytest.mark.parametrize("lang", LANGS)
 def test_group_links_encoded_and_readable(client, lang):
     body = client.get(f"/{lang}/").text
-    assert ('<a href="https://abc38.noblogs.org/category/%D0%B3%D0%BB%D0%B0%D0%B2%D0%BD%D0%B0%D1%8F/">'
-            "abc38.noblogs.org/category/главная/</a>") in body
+    assert (
+        '<a href="https://abc38.noblogs.org/category/%D0%B3%D0%BB%D0%B0%D0%B2%D0%BD%D0%B0%D1%8F/">'
+        "abc38.noblogs.org/category/главная/</a>"
+    ) in body
     assert '<a href="https://www.instagram.com/solidarity.zone">www.instagram.com/solidarity.zone</a>' in body
 
 
@@ -118,8 +126,18 @@ def test_language_path_without_slash(client):
     assert client.get("/de").headers["Location"].endswith("/de/")
 
 
-@pytest.mark.parametrize("path", ["/nope", "/en/nope", "/fr/", "/de/<script>alert(1)</script>",
-                                  "/en/privacy/extra", "/%F0%9F%92%A3", "/en/..%2f..%2fetc/passwd"])
+@pytest.mark.parametrize(
+    "path",
+    [
+        "/nope",
+        "/en/nope",
+        "/fr/",
+        "/de/<script>alert(1)</script>",
+        "/en/privacy/extra",
+        "/%F0%9F%92%A3",
+        "/en/..%2f..%2fetc/passwd",
+    ],
+)
 def test_unknown_paths_reflect_nothing(client, path):
     res = client.get(path, status=404)
     assert "Page not found" in res.text or "Seite nicht gefunden" in res.text
@@ -143,6 +161,7 @@ def test_static_pages_are_rendered_once(client, monkeypatch):
 def wsgi_get(app, path, **headers):
     """Call the WSGI app directly (WebTest would undo the gzip encoding we want to see)."""
     from wsgiref.util import setup_testing_defaults
+
     env = {"PATH_INFO": path} | {"HTTP_" + k.upper(): v for k, v in headers.items()}
     setup_testing_defaults(env)
     seen = {}
@@ -166,6 +185,7 @@ def test_demo_campaign_is_marked(tmp_path):
     import webtest
 
     from pledgebox import config, web
+
     cfg = config.load(tmp_path / "empty")
     assert cfg.demo
     body = webtest.TestApp(web.build_app(cfg)).get("/en/").text
@@ -178,6 +198,7 @@ def test_demo_campaign_is_marked(tmp_path):
 def test_fast_path_answers_exactly_like_bottle(client, path, encoding):
     # The pre-rendered pages skip Bottle's routing; what the donor gets must not differ at all.
     from wsgiref.util import setup_testing_defaults
+
     app = client.app
 
     def call(handler):
@@ -186,4 +207,5 @@ def test_fast_path_answers_exactly_like_bottle(client, path, encoding):
         seen = {}
         body = b"".join(handler(env, lambda status, hdrs, exc=None: seen.update(status=status, headers=hdrs)))
         return seen["status"], sorted(seen["headers"]), body
+
     assert call(app) == call(app.wsgi)

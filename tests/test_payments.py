@@ -17,13 +17,32 @@ from support.bankfiles import PAYER, Entry, Tx, camt, camt_053, german_86, mt940
 
 # -- CSV statements ------------------------------------------------------------------------------
 
-@pytest.mark.parametrize("text, mark, amount", [
-    ("1.234,50", ",", "1234.50"), ("1,234.50", ".", "1234.50"), ("25,00", ",", "25.00"), ("25.5", ".", "25.50"),
-    ("1.234", ",", "1234.00"), ("1,234", ".", "1234.00"), ("1.234.567,89", ",", "1234567.89"),
-    ("-12,00", ",", "-12.00"), ("25,00-", ",", "-25.00"), ("+25,00 €", ",", "25.00"), ("EUR 1 234,50", ",", "1234.50"),
-    ("1\u00a0234,50 EUR", ",", "1234.50"), ("100", ".", "100.00"), ("1,234", ",", None), ("12,3456", ",", None),
-    ("1,23,456", ".", None), ("", ",", None), ("abc", ".", None), ("1.2.3,4,5", ",", None), ("-", ".", None),
-])
+
+@pytest.mark.parametrize(
+    "text, mark, amount",
+    [
+        ("1.234,50", ",", "1234.50"),
+        ("1,234.50", ".", "1234.50"),
+        ("25,00", ",", "25.00"),
+        ("25.5", ".", "25.50"),
+        ("1.234", ",", "1234.00"),
+        ("1,234", ".", "1234.00"),
+        ("1.234.567,89", ",", "1234567.89"),
+        ("-12,00", ",", "-12.00"),
+        ("25,00-", ",", "-25.00"),
+        ("+25,00 €", ",", "25.00"),
+        ("EUR 1 234,50", ",", "1234.50"),
+        ("1\u00a0234,50 EUR", ",", "1234.50"),
+        ("100", ".", "100.00"),
+        ("1,234", ",", None),
+        ("12,3456", ",", None),
+        ("1,23,456", ".", None),
+        ("", ",", None),
+        ("abc", ".", None),
+        ("1.2.3,4,5", ",", None),
+        ("-", ".", None),
+    ],
+)
 def test_amounts_from_bank_statements(text, mark, amount):
     assert bankcsv.parse_money(text, mark) == (Decimal(amount) if amount else None)
 
@@ -54,9 +73,13 @@ def test_a_german_bank_statement_is_matched_by_reference(tmp_path, identity, run
     amounts = {1: "50.00", 2: "1000.00", 3: "10.00", 4: "30.00"}
     write_records(tmp_path / "a.sealed", [(f"r{n}", sealed([identity], n, amount=a)) for n, a in amounts.items()])
     unknown = pledges.make_reference(b"nobody")
-    statement = GERMAN.format(ref1=ref(1), ref2_loose=ref(2).replace("-", "").lower(),
-                              ref3_spaced=ref(3)[:3] + " " + ref(3)[3:].replace("-", " "),
-                              typo=_typo(ref(4)), unknown=unknown)
+    statement = GERMAN.format(
+        ref1=ref(1),
+        ref2_loose=ref(2).replace("-", "").lower(),
+        ref3_spaced=ref(3)[:3] + " " + ref(3)[3:].replace("-", " "),
+        typo=_typo(ref(4)),
+        unknown=unknown,
+    )
     bank = tmp_path / "umsaetze.csv"
     bank.write_bytes(statement.encode("cp1252"))  # German banks often export Windows-1252
     out_json = tmp_path / "p.json"
@@ -82,14 +105,18 @@ def test_a_german_bank_statement_is_matched_by_reference(tmp_path, identity, run
 
 
 def test_an_english_statement_with_commas(tmp_path, identity, run):
-    write_records(tmp_path / "a.sealed", [("r1", sealed([identity], 1, amount="1234.50")),
-                                          ("r2", sealed([identity], 2, amount="20.00"))])
+    write_records(
+        tmp_path / "a.sealed",
+        [("r1", sealed([identity], 1, amount="1234.50")), ("r2", sealed([identity], 2, amount="20.00"))],
+    )
     bank = tmp_path / "statement.csv"
     bank.write_text(
         "Date,Description,Reference,Amount,Balance\n"
-        f"2026-11-24,Transfer,\"Donation, ref {ref(1).lower()}\",\"1,234.50\",\"9,999.00\"\n"
-        f"2026-11-25,Transfer,{ref(2)},25.00,\"10,024.00\"\n"
-        "2026-11-25,Card,Coffee,-3.20,\"10,020.80\"\n", encoding="utf-8")
+        f'2026-11-24,Transfer,"Donation, ref {ref(1).lower()}","1,234.50","9,999.00"\n'
+        f'2026-11-25,Transfer,{ref(2)},25.00,"10,024.00"\n'
+        '2026-11-25,Card,Coffee,-3.20,"10,020.80"\n',
+        encoding="utf-8",
+    )
     code, out, err = run(tmp_path / "a.sealed", "--payments", bank)
     assert code == 0, err
     status = {line[:11]: line.rstrip() for line in rows(out)}
@@ -110,9 +137,23 @@ def test_a_payments_file_without_the_columns_is_an_error_before_any_work(tmp_pat
 
 
 def test_one_transfer_for_two_pledges_fills_both(identity):
-    entries = [review.Entry(reference=ref(n), day="2026-11-25", amount=Decimal(a), currency="EUR",
-                            designation="split", method="sepa", pseudonym="", contact="", message="",
-                            language="en", campaign=CAMPAIGN, record_id=f"r{n}") for n, a in ((1, "20"), (2, "30"))]
+    entries = [
+        review.Entry(
+            reference=ref(n),
+            day="2026-11-25",
+            amount=Decimal(a),
+            currency="EUR",
+            designation="split",
+            method="sepa",
+            pseudonym="",
+            contact="",
+            message="",
+            language="en",
+            campaign=CAMPAIGN,
+            record_id=f"r{n}",
+        )
+        for n, a in ((1, "20"), (2, "30"))
+    ]
     statement = payments.Payments([], [payments.Payment("bank.csv", "row 2", Decimal("60"), f"{ref(1)} und {ref(2)}")])
     matching = payments.match(entries, statement)
     assert matching.received == Decimal("60")
@@ -123,8 +164,16 @@ def test_a_reference_is_found_in_any_case_with_any_separators():
     reference = ref(7)
     known = {reference.replace("-", ""): reference}
     code = reference.replace("-", "")
-    for text in (reference, reference.lower(), code, f"{code[:5]} {code[5:]}", f"{code[:5]}.{code[5:]}",
-                 f"Spende:{code}/danke", " ".join(code), f"x{code}y"):
+    for text in (
+        reference,
+        reference.lower(),
+        code,
+        f"{code[:5]} {code[5:]}",
+        f"{code[:5]}.{code[5:]}",
+        f"Spende:{code}/danke",
+        " ".join(code),
+        f"x{code}y",
+    ):
         assert payments.find_references(text, known) == [reference], text
     assert payments.find_references(_typo(reference), known) == []
 
@@ -132,16 +181,21 @@ def test_a_reference_is_found_in_any_case_with_any_separators():
 # -- CAMT and MT940 -------------------------------------------------------------------------------
 
 # The pledges the CAMT.053 of tests.bank_files pays: (n, amount, designation, method).
-PLEDGES = [(1, "25.00", "group-a", "sepa"), (2, "30.00", "group-a", "sepa"), (3, "20.00", "group-b", "sepa"),
-           (4, "50.00", "group-b", "paypal"), (5, "50.00", "split", "sepa"), (6, "40.00", "split", "sepa")]
+PLEDGES = [
+    (1, "25.00", "group-a", "sepa"),
+    (2, "30.00", "group-a", "sepa"),
+    (3, "20.00", "group-b", "sepa"),
+    (4, "50.00", "group-b", "paypal"),
+    (5, "50.00", "split", "sepa"),
+    (6, "40.00", "split", "sepa"),
+]
 
 
 @pytest.fixture
 def pledged(tmp_path, identity):
     """A collected file holding PLEDGES."""
     path = tmp_path / "a.sealed"
-    write_records(path, [(f"r{n}", sealed([identity], n, amount=a, designation=d, method=m))
-                         for n, a, d, m in PLEDGES])
+    write_records(path, [(f"r{n}", sealed([identity], n, amount=a, designation=d, method=m)) for n, a, d, m in PLEDGES])
     return path
 
 
@@ -166,19 +220,35 @@ def test_a_camt_053_gives_the_exact_totals_per_designation_and_method(tmp_path, 
     assert "camt.xml (CAMT.053 (camt.053.001.08)): 6 incoming, 1 outgoing left out, 1 not booked yet left out." in out
     assert "Received: 120.00 of 215.00 pledged: 3 received, 1 partly received, 2 open." in out
     assert "\n  python app.py raised 120.00\n" in out
-    totals = [line.split() for line in out.splitlines() if line.startswith("  group-") or line.startswith("  split")
-              or line.startswith("  sepa") or line.startswith("  paypal")]
-    assert totals == [["group-a", "2", "55.00", "30.00"], ["group-b", "2", "70.00", "50.00"],
-                      ["split", "2", "90.00", "40.00"], ["paypal", "1", "50.00", "30.00"],
-                      ["sepa", "5", "165.00", "90.00"]]
+    totals = [
+        line.split()
+        for line in out.splitlines()
+        if line.startswith("  group-")
+        or line.startswith("  split")
+        or line.startswith("  sepa")
+        or line.startswith("  paypal")
+    ]
+    assert totals == [
+        ["group-a", "2", "55.00", "30.00"],
+        ["group-b", "2", "70.00", "50.00"],
+        ["split", "2", "90.00", "40.00"],
+        ["paypal", "1", "50.00", "30.00"],
+        ["sepa", "5", "165.00", "90.00"],
+    ]
     doc = json.loads(out_json.read_text())
     assert doc["payments"]["received"] == "120.00"
     assert doc["payments"]["raised"] == "python app.py raised 120.00 --pledged 215.00"
     assert doc["totals"]["designation"]["group-b"] == {"pledges": 2, "amount": "70.00", "received": "50.00"}
     assert doc["totals"]["method"]["paypal"] == {"pledges": 1, "amount": "50.00", "received": "30.00"}
     assert doc["payments"]["files"][0] | {"file": ""} == {
-        "file": "", "kind": "CAMT.053 (camt.053.001.08)", "currency": "EUR", "incoming": 6, "outgoing": 1,
-        "pending": 1, "unreadable": []}
+        "file": "",
+        "kind": "CAMT.053 (camt.053.001.08)",
+        "currency": "EUR",
+        "incoming": 6,
+        "outgoing": 1,
+        "pending": 1,
+        "unreadable": [],
+    }
     for text in (out, err, out_json.read_text(), out_csv.read_text(encoding="utf-8-sig")):
         assert PAYER not in text and "DE02120300000000202051" not in text
 
@@ -186,9 +256,17 @@ def test_a_camt_053_gives_the_exact_totals_per_designation_and_method(tmp_path, 
 def test_a_camt_054_gives_the_exact_total(tmp_path, pledged, run):
     bank = tmp_path / "notification.xml"
     # A line break inside one Ustrd line, in the middle of the reference.
-    bank.write_bytes(camt([Entry("30.00", [Tx(ustrd=[f"Spende {ref(2)[:7]}\n{ref(2)[7:]}"])], ref="N-1"),
-                           Entry("12.50", [Tx(ustrd=[ref(4)])], ref="N-2"),
-                           Entry("50.00", [Tx(ustrd=[ref(5)])], status="PDNG", ref="N-3")], message="054", version=2))
+    bank.write_bytes(
+        camt(
+            [
+                Entry("30.00", [Tx(ustrd=[f"Spende {ref(2)[:7]}\n{ref(2)[7:]}"])], ref="N-1"),
+                Entry("12.50", [Tx(ustrd=[ref(4)])], ref="N-2"),
+                Entry("50.00", [Tx(ustrd=[ref(5)])], status="PDNG", ref="N-3"),
+            ],
+            message="054",
+            version=2,
+        )
+    )
     code, out, err = run(pledged, "--payments", bank)
     assert code == 0, err
     assert "(CAMT.054 (camt.054.001.02)): 2 incoming, 1 not booked yet left out." in out
@@ -198,14 +276,26 @@ def test_a_camt_054_gives_the_exact_total(tmp_path, pledged, run):
 
 def mt940_statement() -> bytes:
     """An MT940 as a German bank writes it, paying pledges 2, 3 and 6."""
-    return mt940([
-        mt940_line("2026-11-25", "C", "30,00", "BANK0002", german_86("166", "GUTSCHR. UEBERWEISUNG",
-                                                                     [f"Spende {ref(2)} danke"])),
-        mt940_line("2026-11-25", "C", "20,00", "BANK0003", german_86("166", "GUTSCHRIFT",
-                                                                     ["Spende " + ref(3)[:8], ref(3)[8:]])),
-        mt940_line("2026-11-25", "D", "800,00", "BANK0004", german_86("105", "LASTSCHRIFT", ["Miete"])),
-        mt940_line("2026-11-26", "C", "39,50", "BANK0006", german_86("166", "AUSLANDSUEBERWEISUNG", [ref(6)])),
-    ])
+    return mt940(
+        [
+            mt940_line(
+                "2026-11-25",
+                "C",
+                "30,00",
+                "BANK0002",
+                german_86("166", "GUTSCHR. UEBERWEISUNG", [f"Spende {ref(2)} danke"]),
+            ),
+            mt940_line(
+                "2026-11-25",
+                "C",
+                "20,00",
+                "BANK0003",
+                german_86("166", "GUTSCHRIFT", ["Spende " + ref(3)[:8], ref(3)[8:]]),
+            ),
+            mt940_line("2026-11-25", "D", "800,00", "BANK0004", german_86("105", "LASTSCHRIFT", ["Miete"])),
+            mt940_line("2026-11-26", "C", "39,50", "BANK0006", german_86("166", "AUSLANDSUEBERWEISUNG", [ref(6)])),
+        ]
+    )
 
 
 def test_an_mt940_gives_the_exact_total_and_fees_can_be_tolerated(tmp_path, pledged, run):
@@ -220,8 +310,10 @@ def test_an_mt940_gives_the_exact_total_and_fees_can_be_tolerated(tmp_path, pled
     code, out, err = run(pledged, "--payments", bank, "--fee-tolerance", "0,50", "--json", tmp_path / "r.json")
     assert code == 0, err
     assert statuses(out)[ref(6)].endswith("39.50  received, 0.50 short")
-    assert ("Received: 89.50 of 215.00 pledged: 3 received (1 of them less than pledged, within --fee-tolerance "
-            "0.50), 0 partly received, 3 open.") in out
+    assert (
+        "Received: 89.50 of 215.00 pledged: 3 received (1 of them less than pledged, within --fee-tolerance "
+        "0.50), 0 partly received, 3 open."
+    ) in out
     assert "python app.py raised 89.50" in out  # the money that arrived, not the money pledged
     pledge = {p["reference"]: p for p in json.loads((tmp_path / "r.json").read_text())["pledges"]}[ref(6)]
     assert (pledge["status"], pledge["received"], pledge["short"]) == ("received", "39.50", "0.50")
@@ -238,12 +330,17 @@ def test_the_same_payments_in_camt_and_mt940_are_counted_once(tmp_path, pledged,
     # The bank's references tie them together (AcctSvcrRef in the CAMT, the // reference in the MT940);
     # where the bank numbers them differently in the two formats, day, amount and the reference paid do.
     bank_camt = tmp_path / "camt.xml"
-    bank_camt.write_bytes(camt([
-        Entry("30.00", [Tx(ustrd=[f"Spende {ref(2)}"], acct_svcr_ref="BANK0002")], day="2026-11-25"),
-        Entry("20.00", [Tx(ustrd=[f"Spende {ref(3)}"], acct_svcr_ref="C-2026-0003")], day="2026-11-25"),
-        Entry("39.50", [Tx(ustrd=[ref(6)], acct_svcr_ref="BANK0006")], day="2026-11-26"),
-        # Another payment of the same amount for the same pledge on the same day, with its own reference.
-        Entry("30.00", [Tx(ustrd=[f"Spende {ref(2)}"], acct_svcr_ref="BANK0099")], day="2026-11-25")]))
+    bank_camt.write_bytes(
+        camt(
+            [
+                Entry("30.00", [Tx(ustrd=[f"Spende {ref(2)}"], acct_svcr_ref="BANK0002")], day="2026-11-25"),
+                Entry("20.00", [Tx(ustrd=[f"Spende {ref(3)}"], acct_svcr_ref="C-2026-0003")], day="2026-11-25"),
+                Entry("39.50", [Tx(ustrd=[ref(6)], acct_svcr_ref="BANK0006")], day="2026-11-26"),
+                # Another payment of the same amount for the same pledge on the same day, with its own reference.
+                Entry("30.00", [Tx(ustrd=[f"Spende {ref(2)}"], acct_svcr_ref="BANK0099")], day="2026-11-25"),
+            ]
+        )
+    )
     bank_mt940 = tmp_path / "umsaetze.sta"
     bank_mt940.write_bytes(mt940_statement())
     code, out, err = run(pledged, "--payments", bank_camt, bank_mt940)
@@ -258,10 +355,23 @@ def test_a_camt_054_beside_its_camt_053_is_counted_once(tmp_path, pledged, run):
     statement, notification = tmp_path / "053.xml", tmp_path / "054.xml"
     statement.write_bytes(camt_053())
     # The notification of the batch booking: the same entry reference, the same transactions.
-    notification.write_bytes(camt([Entry("80.00", [Tx("30.00", [f"Spende {ref(2)}"]),
-                                                   Tx("20.00", rf=f"RF18{ref(3).replace('-', '')}"),
-                                                   Tx("30.00", [f"für {ref(4).lower()}"])],
-                                         ref="E-2", day="2026-11-25")], message="054"))
+    notification.write_bytes(
+        camt(
+            [
+                Entry(
+                    "80.00",
+                    [
+                        Tx("30.00", [f"Spende {ref(2)}"]),
+                        Tx("20.00", rf=f"RF18{ref(3).replace('-', '')}"),
+                        Tx("30.00", [f"für {ref(4).lower()}"]),
+                    ],
+                    ref="E-2",
+                    day="2026-11-25",
+                )
+            ],
+            message="054",
+        )
+    )
     code, out, err = run(pledged, "--payments", statement, notification)
     assert code == 0, err
     assert "3 payments found in two files were counted once." in out
@@ -278,12 +388,21 @@ def test_two_camt_files_with_different_bank_references_are_two_payments(tmp_path
 
 def test_overlapping_csv_and_camt_without_common_references_count_once(tmp_path, pledged, run):
     csv_file, camt_file = tmp_path / "umsaetze.csv", tmp_path / "camt.xml"
-    csv_file.write_text("Buchungstag;Buchungstext;Verwendungszweck;Betrag\n"
-                        f"25.11.2026;Gutschrift;Spende {ref(2)};30,00\n"
-                        f"25.11.2026;Gutschrift;Spende {ref(2)};30,00\n"  # paid twice: both are real
-                        f"26.11.2026;Gutschrift;{ref(3)};20,00\n", encoding="utf-8")
-    camt_file.write_bytes(camt([Entry("30.00", [Tx(ustrd=[f"{ref(2)}"])], day="2026-11-25", ref="X-1"),
-                                Entry("40.00", [Tx(ustrd=[ref(6)])], day="2026-11-26", ref="X-2")]))
+    csv_file.write_text(
+        "Buchungstag;Buchungstext;Verwendungszweck;Betrag\n"
+        f"25.11.2026;Gutschrift;Spende {ref(2)};30,00\n"
+        f"25.11.2026;Gutschrift;Spende {ref(2)};30,00\n"  # paid twice: both are real
+        f"26.11.2026;Gutschrift;{ref(3)};20,00\n",
+        encoding="utf-8",
+    )
+    camt_file.write_bytes(
+        camt(
+            [
+                Entry("30.00", [Tx(ustrd=[f"{ref(2)}"])], day="2026-11-25", ref="X-1"),
+                Entry("40.00", [Tx(ustrd=[ref(6)])], day="2026-11-26", ref="X-2"),
+            ]
+        )
+    )
     code, out, err = run(pledged, "--payments", csv_file, camt_file)
     assert code == 0, err
     assert "1 payment found in two files was counted once." in out
@@ -295,9 +414,15 @@ def test_the_german_csv_statement_of_the_review_tests_gives_its_total(tmp_path, 
     amounts = {1: "50.00", 2: "1000.00", 3: "10.00", 4: "30.00"}
     write_records(tmp_path / "a.sealed", [(f"r{n}", sealed([identity], n, amount=a)) for n, a in amounts.items()])
     bank = tmp_path / "umsaetze.csv"
-    bank.write_bytes(GERMAN.format(ref1=ref(1), ref2_loose=ref(2).replace("-", "").lower(),
-                                   ref3_spaced=ref(3)[:3] + " " + ref(3)[3:].replace("-", " "),
-                                   typo=_typo(ref(4)), unknown="").encode("cp1252"))
+    bank.write_bytes(
+        GERMAN.format(
+            ref1=ref(1),
+            ref2_loose=ref(2).replace("-", "").lower(),
+            ref3_spaced=ref(3)[:3] + " " + ref(3)[3:].replace("-", " "),
+            typo=_typo(ref(4)),
+            unknown="",
+        ).encode("cp1252")
+    )
     code, out, err = run(tmp_path / "a.sealed", "--payments", bank)
     assert "Received: 1,035.00 of 1,090.00" in out
     assert "1 payment (10.00) with a mistyped reference: check them, then --accept-near counts them" in out
@@ -309,8 +434,16 @@ def test_the_german_csv_statement_of_the_review_tests_gives_its_total(tmp_path, 
     assert "Received: 1,045.00 of 1,090.00" in out
     assert "\n  python app.py raised 1045.00\n" in out
     doc = json.loads((tmp_path / "r.json").read_text())["payments"]
-    assert doc["near"] == [{"file": str(bank), "where": "row 9", "day": "2026-11-26", "amount": "10.00",
-                            "reference": ref(4), "counted": True}]
+    assert doc["near"] == [
+        {
+            "file": str(bank),
+            "where": "row 9",
+            "day": "2026-11-26",
+            "amount": "10.00",
+            "reference": ref(4),
+            "counted": True,
+        }
+    ]
     assert doc["raised"] == "python app.py raised 1045.00 --pledged 1090.00"
 
 
@@ -337,16 +470,16 @@ def test_a_typo_as_close_to_two_references_is_no_guess():
 def test_german_and_english_csv_exports(tmp_path, pledged, run):
     bank = tmp_path / "camt.xml"
     bank.write_bytes(camt_053())
-    code, _, err = run(pledged, "--payments", bank, "--csv", tmp_path / "de.csv", "--csv-format", "de",
-                       "--fee-tolerance", "1")
+    code, _, err = run(
+        pledged, "--payments", bank, "--csv", tmp_path / "de.csv", "--csv-format", "de", "--fee-tolerance", "1"
+    )
     assert code == 0, err
     code, _, err = run(pledged, "--payments", bank, "--csv", tmp_path / "en.csv")
     assert code == 0, err
     german = list(csv.DictReader(io.StringIO((tmp_path / "de.csv").read_text("utf-8-sig")), delimiter=";"))
     english = list(csv.DictReader(io.StringIO((tmp_path / "en.csv").read_text("utf-8-sig"))))
     by_ref = {row["reference"]: row for row in german}
-    assert (by_ref[ref(4)]["amount"], by_ref[ref(4)]["received"], by_ref[ref(4)]["short"]) == ("50,00", "30,00",
-                                                                                               "0,00")
+    assert (by_ref[ref(4)]["amount"], by_ref[ref(4)]["received"], by_ref[ref(4)]["short"]) == ("50,00", "30,00", "0,00")
     assert {row["reference"]: row["amount"] for row in english}[ref(4)] == "50.00"
     assert [row["status"] for row in german] == [row["status"] for row in english]
     assert (tmp_path / "de.csv").read_text("utf-8-sig").splitlines()[0].startswith('"reference";"day";"amount"')

@@ -24,20 +24,46 @@ from helpers import FAST_SCRYPT, PASSPHRASE
 from pledgebox import cli, plaintext, pledges, sealing
 
 CAMPAIGN = "test-campaign"
-FIELDS = ("reference", "amount", "currency", "designation", "method", "pseudonym", "contact", "message",
-          "language", "day")
+FIELDS = (
+    "reference",
+    "amount",
+    "currency",
+    "designation",
+    "method",
+    "pseudonym",
+    "contact",
+    "message",
+    "language",
+    "day",
+)
 
 # Unicode's Default_Ignorable_Code_Point (DerivedCoreProperties.txt): characters that show as nothing.
-_IGNORABLE = [(0x00AD, 0x00AD), (0x034F, 0x034F), (0x061C, 0x061C), (0x115F, 0x1160), (0x17B4, 0x17B5),
-              (0x180B, 0x180F), (0x200B, 0x200F), (0x202A, 0x202E), (0x2060, 0x206F), (0x3164, 0x3164),
-              (0xFE00, 0xFE0F), (0xFEFF, 0xFEFF), (0xFFA0, 0xFFA0), (0xFFF0, 0xFFF8), (0x1BCA0, 0x1BCA3),
-              (0x1D173, 0x1D17A), (0xE0000, 0xE0FFF)]
+_IGNORABLE = [
+    (0x00AD, 0x00AD),
+    (0x034F, 0x034F),
+    (0x061C, 0x061C),
+    (0x115F, 0x1160),
+    (0x17B4, 0x17B5),
+    (0x180B, 0x180F),
+    (0x200B, 0x200F),
+    (0x202A, 0x202E),
+    (0x2060, 0x206F),
+    (0x3164, 0x3164),
+    (0xFE00, 0xFE0F),
+    (0xFEFF, 0xFEFF),
+    (0xFFA0, 0xFFA0),
+    (0xFFF0, 0xFFF8),
+    (0x1BCA0, 0x1BCA3),
+    (0x1D173, 0x1D17A),
+    (0xE0000, 0xE0FFF),
+]
 
 
 def raw_and_hidden(ch: str) -> bool:
     """A control (C0, DEL, C1), a format character (bidi, zero-width), a separator, or an invisible one."""
-    return (unicodedata.category(ch) in ("Cc", "Cf", "Cs", "Co", "Zl", "Zp")
-            or any(low <= ord(ch) <= high for low, high in _IGNORABLE))
+    return unicodedata.category(ch) in ("Cc", "Cf", "Cs", "Co", "Zl", "Zp") or any(
+        low <= ord(ch) <= high for low, high in _IGNORABLE
+    )
 
 
 def _is_control(text: str) -> bool:
@@ -46,28 +72,101 @@ def _is_control(text: str) -> bool:
 
 
 # The characters an attacker reaches for, beside everything else Unicode has.
-NASTY = ["\x1b", "\x07", "\x00", "\x08", "\x7f", "\x85", "\x9b", "\u202e", "\u202a", "\u2066", "\u2069", "\u061c",
-         "\u200b", "\u200c", "\u200d", "\u200e", "\u2060", "\ufeff", "\u00ad", "\u115f", "\u1160", "\u3164",
-         "\uffa0", "\u034f", "\U0001d173", "\U0001d17a", "\u17b4", "\u180e", "\ufe0f", "\U000e0041",
-         "\U000e0100", "\u2028", "\u2029", "\ue000", "\U000f0000", "=", "+", "-", "@", "\t", "\r", "\n", " ",
-         "\u00a0", "\u3000", "\uff1d", "\\", '"', "'", ";", ",", "]0;PWNED", "[2J", "[31m"]
+NASTY = [
+    "\x1b",
+    "\x07",
+    "\x00",
+    "\x08",
+    "\x7f",
+    "\x85",
+    "\x9b",
+    "\u202e",
+    "\u202a",
+    "\u2066",
+    "\u2069",
+    "\u061c",
+    "\u200b",
+    "\u200c",
+    "\u200d",
+    "\u200e",
+    "\u2060",
+    "\ufeff",
+    "\u00ad",
+    "\u115f",
+    "\u1160",
+    "\u3164",
+    "\uffa0",
+    "\u034f",
+    "\U0001d173",
+    "\U0001d17a",
+    "\u17b4",
+    "\u180e",
+    "\ufe0f",
+    "\U000e0041",
+    "\U000e0100",
+    "\u2028",
+    "\u2029",
+    "\ue000",
+    "\U000f0000",
+    "=",
+    "+",
+    "-",
+    "@",
+    "\t",
+    "\r",
+    "\n",
+    " ",
+    "\u00a0",
+    "\u3000",
+    "\uff1d",
+    "\\",
+    '"',
+    "'",
+    ";",
+    ",",
+    "]0;PWNED",
+    "[2J",
+    "[31m",
+]
 TEXT = st.lists(st.one_of(st.sampled_from(NASTY), st.characters(exclude_categories=("Cs",))), max_size=40).map("".join)
 # What the form lets through (no control characters but tab and line breaks): bidi, zero-width, separators.
-TYPED = st.lists(st.one_of(st.sampled_from([ch for ch in NASTY if not _is_control(ch)]),
-                           st.characters(exclude_categories=("Cc", "Cs"))), max_size=60).map("".join)
-HUGE_TEXT = st.builds(lambda ch, n: ch * n, st.sampled_from(["\u202e", "\x1b[2J", "\U0001d173", "ж", "="]),
-                      st.integers(0, 3000))
-SCALARS = st.one_of(st.none(), st.booleans(), st.integers(), st.floats(allow_nan=False), TEXT, HUGE_TEXT,
-                    st.integers(-(10**300), 10**300))
-ANY_JSON = st.recursive(SCALARS, lambda inner: st.lists(inner, max_size=4) | st.dictionaries(TEXT, inner, max_size=4),
-                        max_leaves=12)
+TYPED = st.lists(
+    st.one_of(
+        st.sampled_from([ch for ch in NASTY if not _is_control(ch)]), st.characters(exclude_categories=("Cc", "Cs"))
+    ),
+    max_size=60,
+).map("".join)
+HUGE_TEXT = st.builds(
+    lambda ch, n: ch * n, st.sampled_from(["\u202e", "\x1b[2J", "\U0001d173", "ж", "="]), st.integers(0, 3000)
+)
+SCALARS = st.one_of(
+    st.none(),
+    st.booleans(),
+    st.integers(),
+    st.floats(allow_nan=False),
+    TEXT,
+    HUGE_TEXT,
+    st.integers(-(10**300), 10**300),
+)
+ANY_JSON = st.recursive(
+    SCALARS, lambda inner: st.lists(inner, max_size=4) | st.dictionaries(TEXT, inner, max_size=4), max_leaves=12
+)
 
 
 def _honest_fields(n: int) -> dict:
     """A pledge as the web app seals it."""
-    return {"reference": pledges.make_reference(b"honest%d" % n), "amount": "25.00", "currency": "EUR",
-            "designation": "split", "method": "sepa", "pseudonym": "", "contact": "", "message": "",
-            "language": "en", "day": "2026-11-25"}
+    return {
+        "reference": pledges.make_reference(b"honest%d" % n),
+        "amount": "25.00",
+        "currency": "EUR",
+        "designation": "split",
+        "method": "sepa",
+        "pseudonym": "",
+        "contact": "",
+        "message": "",
+        "language": "en",
+        "day": "2026-11-25",
+    }
 
 
 @st.composite
@@ -129,9 +228,20 @@ def run_review(folder, records: list[bytes], name: str) -> tuple[str, str, str, 
     tracemalloc.start()
     try:
         with contextlib.redirect_stdout(out), contextlib.redirect_stderr(err):
-            code = cli.main(["review", str(path), "--identity", str(folder / "me.identity"),
-                             "--passphrase-file", str(folder / "pass"),
-                             "--csv", str(csv_path), "--json", str(json_path)])
+            code = cli.main(
+                [
+                    "review",
+                    str(path),
+                    "--identity",
+                    str(folder / "me.identity"),
+                    "--passphrase-file",
+                    str(folder / "pass"),
+                    "--csv",
+                    str(csv_path),
+                    "--json",
+                    str(json_path),
+                ]
+            )
         peak = tracemalloc.get_traced_memory()[1]
     finally:
         tracemalloc.stop()
@@ -153,13 +263,19 @@ def valid_pledge(plaintext: bytes) -> bool:
     if plaintext.count(b'":') != len(FIELDS):  # a key given twice (or a colon in a value: then not counted)
         return False
     ids = re.compile(r"[a-z0-9][a-z0-9-]{0,39}")
-    return (pledges.normalize_reference(doc["reference"]) == doc["reference"]
-            and re.fullmatch(r"[0-9]{1,9}\.[0-9]{2}", doc["amount"]) is not None and doc["currency"] == "EUR"
-            and doc["language"] in ("en", "de") and re.fullmatch(r"[0-9]{4}-[0-9]{2}-[0-9]{2}", doc["day"]) is not None
-            and (doc["designation"] == "split" or ids.fullmatch(doc["designation"]) is not None)
-            and ids.fullmatch(doc["method"]) is not None
-            and not any(_is_control(doc[name]) or len(doc[name].replace("\r\n", "\n")) > pledges.MAX_LENGTH[name]
-                        for name in ("pseudonym", "contact", "message")))
+    return (
+        pledges.normalize_reference(doc["reference"]) == doc["reference"]
+        and re.fullmatch(r"[0-9]{1,9}\.[0-9]{2}", doc["amount"]) is not None
+        and doc["currency"] == "EUR"
+        and doc["language"] in ("en", "de")
+        and re.fullmatch(r"[0-9]{4}-[0-9]{2}-[0-9]{2}", doc["day"]) is not None
+        and (doc["designation"] == "split" or ids.fullmatch(doc["designation"]) is not None)
+        and ids.fullmatch(doc["method"]) is not None
+        and not any(
+            _is_control(doc[name]) or len(doc[name].replace("\r\n", "\n")) > pledges.MAX_LENGTH[name]
+            for name in ("pseudonym", "contact", "message")
+        )
+    )
 
 
 CSV_FORMULA = ("=", "+", "-", "@", "\t", "\r", "\n")
@@ -171,8 +287,9 @@ def test_a_planted_record_never_reaches_the_terminal_or_a_spreadsheet_raw(organi
     folder, identity = organiser
     records = [seal_as_attacker(p, identity.recipient) for p in plaintexts]
     honest = json.dumps(_honest_fields(0)).encode()
-    out, err, csv_text, json_text, peak = run_review(folder, [*records, seal_as_attacker(honest, identity.recipient)],
-                                                     "planted")
+    out, err, csv_text, json_text, peak = run_review(
+        folder, [*records, seal_as_attacker(honest, identity.recipient)], "planted"
+    )
     # The table, the warnings and the totals: nothing raw that drives a terminal, hides or reorders text.
     for stream in (out, err):
         bad = sorted({f"U+{ord(ch):04X}" for ch in stream if ch != "\n" and raw_and_hidden(ch)})
@@ -189,7 +306,8 @@ def test_a_planted_record_never_reaches_the_terminal_or_a_spreadsheet_raw(organi
     # Never trusted: only valid pledges are listed; every other record is named by file and line.
     valid = {i for i, p in enumerate(plaintexts) if valid_pledge(p)}
     assert {p["reference"] for p in listed} <= {json.loads(plaintexts[i])["reference"] for i in valid} | {
-        _honest_fields(0)["reference"]}
+        _honest_fields(0)["reference"]
+    }
     for i in set(range(len(plaintexts))) - valid:
         assert re.search(rf"planted\.sealed:{i + 1}\b", err), f"record {i + 1} is not named: {err}"
     # Bounded memory: a few records of at most 16 KB never cost more than a few megabytes.
@@ -202,8 +320,10 @@ def test_a_record_that_names_its_campaign_twice_is_refused(organiser):
     sealed = seal_as_attacker(honest, identity.recipient, campaign="other-campaign")
     # The first "c" says one campaign, the last the one it was sealed under: a reader taking the first
     # would show it under the wrong campaign, one taking the last would open it.
-    for twice in (sealed.replace(b'"c":"other-campaign"', b'"c":"test-campaign","c":"other-campaign"', 1),
-                  sealed.replace(b'"c":"other-campaign"', b'"c":"other-campaign","c":"test-campaign"', 1)):
+    for twice in (
+        sealed.replace(b'"c":"other-campaign"', b'"c":"test-campaign","c":"other-campaign"', 1),
+        sealed.replace(b'"c":"other-campaign"', b'"c":"other-campaign","c":"test-campaign"', 1),
+    ):
         with pytest.raises(sealing.DamagedRecord):
             identity.open(twice)
         out, err, csv_text, json_text, _ = run_review(folder, [twice], "twice")

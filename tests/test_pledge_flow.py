@@ -21,8 +21,9 @@ def sealed_plaintexts(cfg, identity):
     return [json.loads(identity.open(r.record)) for r in read_records(path)]
 
 
-@pytest.mark.parametrize("lang, amount, shown",
-                         [("en", "1,000.50", "€1,000.50"), ("de", "1.000,50", "1.000,50\u00a0€")])
+@pytest.mark.parametrize(
+    "lang, amount, shown", [("en", "1,000.50", "€1,000.50"), ("de", "1.000,50", "1.000,50\u00a0€")]
+)
 def test_whole_flow(client, clock, cfg, identity, lang, amount, shown):
     check = client.post(f"/{lang}/pledge", GOOD | {"amount": amount, "pseudonym": "Fuchs"})
     assert check.status_int == 200
@@ -40,8 +41,18 @@ def test_whole_flow(client, clock, cfg, identity, lang, amount, shown):
     [doc] = sealed_plaintexts(cfg, identity)
     assert doc["reference"] == ref and doc["amount"] == "1000.50" and doc["language"] == lang
     assert doc["day"] == "2026-11-25" and doc["pseudonym"] == "Fuchs" and doc["currency"] == "EUR"
-    assert set(doc) == {"reference", "amount", "currency", "designation", "method", "pseudonym",
-                        "contact", "message", "language", "day"}
+    assert set(doc) == {
+        "reference",
+        "amount",
+        "currency",
+        "designation",
+        "method",
+        "pseudonym",
+        "contact",
+        "message",
+        "language",
+        "day",
+    }
 
 
 @pytest.mark.parametrize("method, text", [("cash", "Postfach 12, 10999 Berlin"), ("xmr", "4AdUndXHHZ6cfufTMvppY6Jw")])
@@ -76,29 +87,32 @@ def test_edit_brings_back_the_filled_form(client):
         assert "Fehler" not in edit.text
 
 
-@pytest.mark.parametrize("lang, field, value, message", [
-    ("en", "amount", "", "Enter the amount you want to pledge."),
-    ("en", "amount", "abc", "Enter the amount as a number"),
-    ("en", "amount", "1.000", "Enter the amount as a number"),  # a German thousand on the English page: ambiguous
-    ("de", "amount", "1,000", "Gib den Betrag als Zahl ein"),
-    ("de", "amount", "1.5", "Gib den Betrag als Zahl ein"),
-    ("en", "amount", "12.345", "Enter the amount as a number"),
-    ("en", "amount", "-5", "Enter the amount as a number"),
-    ("en", "amount", "0", "The smallest pledge is €1."),
-    ("de", "amount", "0,50", "Die kleinste Zusage ist 1\u00a0€."),
-    ("en", "amount", "1000000", "The largest pledge here is €100,000."),
-    ("en", "amount", "1e5", "Enter the amount as a number"),
-    ("en", "amount", "NaN", "Enter the amount as a number"),
-    ("en", "amount", "٣٠", "Enter the amount as a number"),
-    ("en", "designation", "somebody-else", "Choose who should receive your donation."),
-    ("de", "designation", "", "Wähle, wer deine Spende bekommen soll."),
-    ("en", "method", "paypal", "Choose how you will pay."),
-    ("en", "pseudonym", "x" * 81, "This is too long: at most 80 characters."),
-    ("en", "contact", "x" * 201, "This is too long: at most 200 characters."),
-    ("de", "message", "ü" * 2001, "Das ist zu lang: höchstens 2000 Zeichen."),
-    ("en", "message", "bell \x07", "This contains characters that cannot be stored."),
-    ("en", "pseudonym", "nul \x00", "This contains characters that cannot be stored."),
-])
+@pytest.mark.parametrize(
+    "lang, field, value, message",
+    [
+        ("en", "amount", "", "Enter the amount you want to pledge."),
+        ("en", "amount", "abc", "Enter the amount as a number"),
+        ("en", "amount", "1.000", "Enter the amount as a number"),  # a German thousand on the English page: ambiguous
+        ("de", "amount", "1,000", "Gib den Betrag als Zahl ein"),
+        ("de", "amount", "1.5", "Gib den Betrag als Zahl ein"),
+        ("en", "amount", "12.345", "Enter the amount as a number"),
+        ("en", "amount", "-5", "Enter the amount as a number"),
+        ("en", "amount", "0", "The smallest pledge is €1."),
+        ("de", "amount", "0,50", "Die kleinste Zusage ist 1\u00a0€."),
+        ("en", "amount", "1000000", "The largest pledge here is €100,000."),
+        ("en", "amount", "1e5", "Enter the amount as a number"),
+        ("en", "amount", "NaN", "Enter the amount as a number"),
+        ("en", "amount", "٣٠", "Enter the amount as a number"),
+        ("en", "designation", "somebody-else", "Choose who should receive your donation."),
+        ("de", "designation", "", "Wähle, wer deine Spende bekommen soll."),
+        ("en", "method", "paypal", "Choose how you will pay."),
+        ("en", "pseudonym", "x" * 81, "This is too long: at most 80 characters."),
+        ("en", "contact", "x" * 201, "This is too long: at most 200 characters."),
+        ("de", "message", "ü" * 2001, "Das ist zu lang: höchstens 2000 Zeichen."),
+        ("en", "message", "bell \x07", "This contains characters that cannot be stored."),
+        ("en", "pseudonym", "nul \x00", "This contains characters that cannot be stored."),
+    ],
+)
 def test_bad_input_gets_a_translated_message_and_a_refilled_form(client, lang, field, value, message):
     values = GOOD | {"pseudonym": "Лиса ü", "message": "keep me"} | {field: value}
     res = client.post(f"/{lang}/pledge", values, status=400)
@@ -242,22 +256,36 @@ def test_girocode_on_the_receipt_decodes_to_the_epc069_12_payload(client, clock,
     import base64
     import shutil
     import subprocess
+
     assert shutil.which("zbarimg"), "zbarimg is missing: run scripts/install-system-deps.sh (Debian zbar-tools)"
     receipt = pledge_through(client, clock, "de", amount="1.025,50")
     ref = reference_of(receipt.text)
     uri = re.search(r'<img class="qr" src="data:image/png;base64,([A-Za-z0-9+/=]+)"', receipt.text).group(1)
     (tmp_path / "qr.png").write_bytes(base64.b64decode(uri))
-    decoded = subprocess.run(["zbarimg", "-q", "--raw", str(tmp_path / "qr.png")], capture_output=True,
-                             text=True, timeout=30)
+    decoded = subprocess.run(
+        ["zbarimg", "-q", "--raw", str(tmp_path / "qr.png")], capture_output=True, text=True, timeout=30
+    )
     assert decoded.returncode == 0, decoded.stderr
     assert decoded.stdout.rstrip("\n").split("\n") == [
-        "BCD", "002", "1", "SCT", "COBADEFFXXX", "Soli Kasse e.V.", TEST_IBAN, "EUR1025.50", "", "", ref]
+        "BCD",
+        "002",
+        "1",
+        "SCT",
+        "COBADEFFXXX",
+        "Soli Kasse e.V.",
+        TEST_IBAN,
+        "EUR1025.50",
+        "",
+        "",
+        ref,
+    ]
 
 
 def test_girocode_symbol_follows_epc069_12():
     from decimal import Decimal
 
     from pledgebox import girocode
+
     qr = girocode.girocode("Soli Kasse e.V.", TEST_IBAN, Decimal("25.5"), "K7M2Q-9XH4C", "COBADEFFXXX")
     assert qr.error == "M" and qr.version <= 13
     longest = girocode.girocode("B" * 200, TEST_IBAN, Decimal("99999.99"), "x" * 300, "COBADEFFXXX")

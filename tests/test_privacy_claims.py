@@ -34,8 +34,9 @@ def privacy_lines(lang: str) -> dict[str, list[str]]:
 
 def test_every_privacy_sentence_names_tests_that_exist():
     proofs = {lang: privacy_lines(lang) for lang in LANGS}
-    assert set(proofs["en"]) == {key.removeprefix("privacy.") for key in catalogs()["en"].strings
-                                 if key.startswith("privacy.")}
+    assert set(proofs["en"]) == {
+        key.removeprefix("privacy.") for key in catalogs()["en"].strings if key.startswith("privacy.")
+    }
     for key, named in proofs["en"].items():
         assert proofs["de"][key] == named, f"privacy.{key}: German and English name other tests"
         if UNCLAIMED.fullmatch(key):
@@ -45,8 +46,9 @@ def test_every_privacy_sentence_names_tests_that_exist():
             path, _, name = proof.partition("::")
             source = ROOT / path
             assert source.is_file(), f"privacy.{key}: {path} does not exist"
-            assert re.search(rf"^def {re.escape(name)}\(", source.read_text(encoding="utf-8"), re.M), \
+            assert re.search(rf"^def {re.escape(name)}\(", source.read_text(encoding="utf-8"), re.M), (
                 f"privacy.{key}: {path} has no test {name}"
+            )
 
 
 @pytest.mark.parametrize("lang", LANGS)
@@ -69,6 +71,16 @@ def test_a_pledge_needs_only_an_amount_and_keeps_nothing_else(client, clock, cfg
     [record] = list(read_records(cfg.state_dir / PENDING))
     doc = json.loads(identity.open(record.record))
     assert doc["pseudonym"] == doc["contact"] == doc["message"] == ""
-    assert set(doc) == {"reference", "amount", "currency", "designation", "method", "pseudonym", "contact",
-                        "message", "language", "day"}
+    assert set(doc) == {
+        "reference",
+        "amount",
+        "currency",
+        "designation",
+        "method",
+        "pseudonym",
+        "contact",
+        "message",
+        "language",
+        "day",
+    }
     assert doc["amount"] == "5.00" and len(doc["day"]) == len("2026-11-25")

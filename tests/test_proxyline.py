@@ -26,7 +26,7 @@ def read(data: bytes, pieces: list[int] | None = None) -> tuple[Source | None, b
     """Feed data to a Reader in pieces of these sizes (one piece by default)."""
     reader, at = Reader(), 0
     for size in pieces or [len(data)]:
-        source, rest = reader.feed(data[at:at + size])
+        source, rest = reader.feed(data[at : at + size])
         at += size
         if source is not None:
             return source, rest + data[at:]
@@ -62,44 +62,48 @@ def test_the_longest_lines_the_spec_allows_and_one_byte_more():
         Reader().feed(too_long[:MAX_LINE])
 
 
-@pytest.mark.parametrize("line", [
-    b"PROXY TCP4 192.0.2.1 198.51.100.7 56324 443",  # no CRLF at all (the next line is the request)
-    b"PROXY TCP4 192.0.2.1 198.51.100.7 56324 443\n",  # LF alone
-    b"PROXY TCP4 192.0.2.1 198.51.100.7 56324 443\r",
-    b"PROXY TCP4 192.0.2.1 198.51.100.7 56324\r\n",  # a field missing
-    b"PROXY TCP4 192.0.2.1 198.51.100.7 56324 443 9\r\n",  # one too many
-    b"PROXY  TCP4 192.0.2.1 198.51.100.7 56324 443\r\n",  # two spaces
-    b"PROXY TCP4 192.0.2.1 198.51.100.7 56324 443 \r\n",
-    b"proxy TCP4 192.0.2.1 198.51.100.7 56324 443\r\n",
-    b"PROXY tcp4 192.0.2.1 198.51.100.7 56324 443\r\n",
-    b"PROXY TCP5 192.0.2.1 198.51.100.7 56324 443\r\n",
-    b"PROXY UDP4 192.0.2.1 198.51.100.7 56324 443\r\n",
-    b"PROXY UNKNOWNX\r\n",
-    b"PROXY \r\n",
-    b"PROXY\r\n",
-    b"PROXY TCP4 192.0.2.01 198.51.100.7 56324 443\r\n",  # a leading zero (octal?)
-    b"PROXY TCP4 192.0.2.256 198.51.100.7 56324 443\r\n",
-    b"PROXY TCP4 192.0.2 198.51.100.7 56324 443\r\n",
-    b"PROXY TCP4 ::1 ::1 56324 443\r\n",  # the family and the addresses disagree
-    b"PROXY TCP6 192.0.2.1 198.51.100.7 56324 443\r\n",
-    b"PROXY TCP6 ::ffff:192.0.2.1 ::1 1 2\r\n",  # no dotted quad inside IPv6
-    b"PROXY TCP6 fe80::1%eth0 ::1 1 2\r\n",  # no zone
-    b"PROXY TCP6 fc00:dead:beef:4dad:0:29a ::1 666 80\r\n",  # six groups without '::'
-    b"PROXY TCP6 [::1] ::1 1 2\r\n",
-    b"PROXY TCP4 192.0.2.1 198.51.100.7 65536 443\r\n",
-    b"PROXY TCP4 192.0.2.1 198.51.100.7 056324 443\r\n",
-    b"PROXY TCP4 192.0.2.1 198.51.100.7 -1 443\r\n",
-    b"PROXY TCP4 192.0.2.1 198.51.100.7 +1 443\r\n",
-    b"PROXY TCP4 192.0.2.1 198.51.100.7 1_0 443\r\n",
-    b"PROXY TCP4 192.0.2.1 198.51.100.7 \xd9\xa1 443\r\n",  # an Arabic-Indic digit: int() would take it
-    b"PROXY TCP4 192.0.2.1\x00 198.51.100.7 1 443\r\n",
-    b"PROXY UNKNOWN \x00\r\n",
-    b"PROXY UNKNOWN \xff\r\n",
-    b"PROXY TCP4 192.0.2.1 198.51.100.7 1 2\rX\n",
-    b"\r\n\r\n\x00\r\nQUIT\n!\x11\x00\x0c\xc0\x00\x02\x01\xc6\x33\x64\x07\xdc\x04\x01\xbb",  # version 2: not asked for
-    REQUEST,  # no line at all
-    b"",
-])
+@pytest.mark.parametrize(
+    "line",
+    [
+        b"PROXY TCP4 192.0.2.1 198.51.100.7 56324 443",  # no CRLF at all (the next line is the request)
+        b"PROXY TCP4 192.0.2.1 198.51.100.7 56324 443\n",  # LF alone
+        b"PROXY TCP4 192.0.2.1 198.51.100.7 56324 443\r",
+        b"PROXY TCP4 192.0.2.1 198.51.100.7 56324\r\n",  # a field missing
+        b"PROXY TCP4 192.0.2.1 198.51.100.7 56324 443 9\r\n",  # one too many
+        b"PROXY  TCP4 192.0.2.1 198.51.100.7 56324 443\r\n",  # two spaces
+        b"PROXY TCP4 192.0.2.1 198.51.100.7 56324 443 \r\n",
+        b"proxy TCP4 192.0.2.1 198.51.100.7 56324 443\r\n",
+        b"PROXY tcp4 192.0.2.1 198.51.100.7 56324 443\r\n",
+        b"PROXY TCP5 192.0.2.1 198.51.100.7 56324 443\r\n",
+        b"PROXY UDP4 192.0.2.1 198.51.100.7 56324 443\r\n",
+        b"PROXY UNKNOWNX\r\n",
+        b"PROXY \r\n",
+        b"PROXY\r\n",
+        b"PROXY TCP4 192.0.2.01 198.51.100.7 56324 443\r\n",  # a leading zero (octal?)
+        b"PROXY TCP4 192.0.2.256 198.51.100.7 56324 443\r\n",
+        b"PROXY TCP4 192.0.2 198.51.100.7 56324 443\r\n",
+        b"PROXY TCP4 ::1 ::1 56324 443\r\n",  # the family and the addresses disagree
+        b"PROXY TCP6 192.0.2.1 198.51.100.7 56324 443\r\n",
+        b"PROXY TCP6 ::ffff:192.0.2.1 ::1 1 2\r\n",  # no dotted quad inside IPv6
+        b"PROXY TCP6 fe80::1%eth0 ::1 1 2\r\n",  # no zone
+        b"PROXY TCP6 fc00:dead:beef:4dad:0:29a ::1 666 80\r\n",  # six groups without '::'
+        b"PROXY TCP6 [::1] ::1 1 2\r\n",
+        b"PROXY TCP4 192.0.2.1 198.51.100.7 65536 443\r\n",
+        b"PROXY TCP4 192.0.2.1 198.51.100.7 056324 443\r\n",
+        b"PROXY TCP4 192.0.2.1 198.51.100.7 -1 443\r\n",
+        b"PROXY TCP4 192.0.2.1 198.51.100.7 +1 443\r\n",
+        b"PROXY TCP4 192.0.2.1 198.51.100.7 1_0 443\r\n",
+        b"PROXY TCP4 192.0.2.1 198.51.100.7 \xd9\xa1 443\r\n",  # an Arabic-Indic digit: int() would take it
+        b"PROXY TCP4 192.0.2.1\x00 198.51.100.7 1 443\r\n",
+        b"PROXY UNKNOWN \x00\r\n",
+        b"PROXY UNKNOWN \xff\r\n",
+        b"PROXY TCP4 192.0.2.1 198.51.100.7 1 2\rX\n",
+        # version 2: not asked for
+        b"\r\n\r\n\x00\r\nQUIT\n!\x11\x00\x0c\xc0\x00\x02\x01\xc6\x33\x64\x07\xdc\x04\x01\xbb",
+        REQUEST,  # no line at all
+        b"",
+    ],
+)
 def test_garbage_and_broken_lines_are_refused(line):
     # Followed by a request, so that a missing CRLF cannot just mean "wait for more".
     with pytest.raises(BadProxyLine):
@@ -138,9 +142,14 @@ addresses6 = st.builds(ipaddress.IPv6Address, st.integers(0, 2**128 - 1))
 ports = st.integers(0, 65535)
 
 
-@given(st.one_of(st.tuples(st.just("TCP4"), addresses4, addresses4, ports, ports),
-                 st.tuples(st.just("TCP6"), addresses6, addresses6, ports, ports)),
-       st.lists(st.integers(1, 40), max_size=8), st.binary(max_size=64))
+@given(
+    st.one_of(
+        st.tuples(st.just("TCP4"), addresses4, addresses4, ports, ports),
+        st.tuples(st.just("TCP6"), addresses6, addresses6, ports, ports),
+    ),
+    st.lists(st.integers(1, 40), max_size=8),
+    st.binary(max_size=64),
+)
 def test_every_valid_line_is_read_whole_however_it_is_split(fields, pieces, after):
     family, src, dst, sport, dport = fields
     line = f"PROXY {family} {src} {dst} {sport} {dport}\r\n".encode()
@@ -155,12 +164,13 @@ def test_arbitrary_first_bytes_are_refused_accepted_or_awaited_the_same_way_howe
             return read(data, sizes)
         except BadProxyLine:
             return "refused"
+
     whole = outcome(None)
     assert outcome(pieces + [len(data)]) == whole
     if whole == (None, b""):  # still waiting: only while the bytes could begin a valid line
-        assert len(data) < MAX_LINE and data.startswith(b"PROXY "[:len(data)]) or data.startswith(b"PROXY ")
+        assert len(data) < MAX_LINE and data.startswith(b"PROXY "[: len(data)]) or data.startswith(b"PROXY ")
     elif whole != "refused":
-        line = data[:len(data) - len(whole[1])]
+        line = data[: len(data) - len(whole[1])]
         assert line.endswith(b"\r\n") and len(line) <= MAX_LINE and line.count(b"\r\n") == 1
 
 
@@ -178,7 +188,7 @@ def exchange(server, data: bytes, pieces: list[int] | None = None) -> tuple[byte
     with server.connect() as sock:
         at = 0
         for size in pieces or [len(data)]:
-            sock.sendall(data[at:at + size])
+            sock.sendall(data[at : at + size])
             at += size
         sock.shutdown(socket.SHUT_WR)
         return read_all(sock)
@@ -201,9 +211,16 @@ def test_the_app_gets_the_request_after_the_line_and_a_label_for_the_circuit(pro
     assert unknown.endswith(b"circuit=- body=0")
 
 
-@pytest.mark.parametrize("data", [REQUEST, b"PROXY TCP6 fc00:dead:beef:4dad::0:29a ::1 666\r\n" + REQUEST,
-                                  b"PROXY UNKNOWN " + b"x" * 200 + b"\r\n" + REQUEST, TOR_LINE[:20],
-                                  b"\x16\x03\x01\x02\x00\x01\x00\x01\xfc\x03\x03"])  # a TLS hello
+@pytest.mark.parametrize(
+    "data",
+    [
+        REQUEST,
+        b"PROXY TCP6 fc00:dead:beef:4dad::0:29a ::1 666\r\n" + REQUEST,
+        b"PROXY UNKNOWN " + b"x" * 200 + b"\r\n" + REQUEST,
+        TOR_LINE[:20],
+        b"\x16\x03\x01\x02\x00\x01\x00\x01\xfc\x03\x03",
+    ],
+)  # a TLS hello
 def test_without_a_valid_line_the_connection_is_closed_unanswered(proxied, data):
     server, seen = proxied
     before = len(seen)
@@ -213,8 +230,16 @@ def test_without_a_valid_line_the_connection_is_closed_unanswered(proxied, data)
 
 
 @settings(deadline=None, max_examples=150, suppress_health_check=[HealthCheck.function_scoped_fixture])
-@given(first=st.one_of(st.binary(max_size=160), st.builds(lambda a, b: a + b, st.sampled_from(
-    [b"PROXY ", b"PROXY TCP4 ", b"PROXY TCP6 fc00:dead:beef:4dad::", b"PROXY UNKNOWN"]), st.binary(max_size=120))))
+@given(
+    first=st.one_of(
+        st.binary(max_size=160),
+        st.builds(
+            lambda a, b: a + b,
+            st.sampled_from([b"PROXY ", b"PROXY TCP4 ", b"PROXY TCP6 fc00:dead:beef:4dad::", b"PROXY UNKNOWN"]),
+            st.binary(max_size=120),
+        ),
+    )
+)
 def test_arbitrary_first_bytes_never_get_a_500_or_a_hang(proxied, first):
     server, seen = proxied
     before = len(seen)

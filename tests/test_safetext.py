@@ -16,9 +16,33 @@ from pledgebox import safetext
 # One of each kind that must never reach a terminal raw: C0, ESC, BEL, DEL, C1 (CSI), bidi controls,
 # zero-width and other format characters, separators, private use, Hangul fillers, the combining grapheme
 # joiner, a musical format character above U+FFFF, a tag character, a variation selector.
-INVISIBLE = ["\x00", "\x1b", "\x07", "\x7f", "\x9b", "\u202e", "\u2066", "\u200b", "\u2060", "\ufeff", "\u2028",
-             "\u2029", "\u00ad", "\ue000", "\U000f0000", "\u115f", "\u1160", "\u3164", "\uffa0", "\u034f",
-             "\U0001d173", "\U000e0041", "\ufe00", "\U000e0100", "\u2065"]
+INVISIBLE = [
+    "\x00",
+    "\x1b",
+    "\x07",
+    "\x7f",
+    "\x9b",
+    "\u202e",
+    "\u2066",
+    "\u200b",
+    "\u2060",
+    "\ufeff",
+    "\u2028",
+    "\u2029",
+    "\u00ad",
+    "\ue000",
+    "\U000f0000",
+    "\u115f",
+    "\u1160",
+    "\u3164",
+    "\uffa0",
+    "\u034f",
+    "\U0001d173",
+    "\U000e0041",
+    "\ufe00",
+    "\U000e0100",
+    "\u2065",
+]
 
 
 @pytest.mark.parametrize("ch", INVISIBLE)
@@ -43,8 +67,15 @@ def test_letters_accents_and_emoji_stay_as_they_are(text):
     assert text in safetext.json_text([text])
 
 
-@pytest.mark.parametrize("text, shown", [("مرسی\u200cها", "مرسی[U+200C]ها"), ("An\u200dna", "An[U+200D]na"),
-                                         ("👩\u200d👧", "👩[U+200D]👧"), ("❤\ufe0f", "❤[U+FE0F]")])
+@pytest.mark.parametrize(
+    "text, shown",
+    [
+        ("مرسی\u200cها", "مرسی[U+200C]ها"),
+        ("An\u200dna", "An[U+200D]na"),
+        ("👩\u200d👧", "👩[U+200D]👧"),
+        ("❤\ufe0f", "❤[U+FE0F]"),
+    ],
+)
 def test_joiners_and_selectors_are_format_characters_too(text, shown):
     # Issue 15: no invisible format character reaches the organiser raw, not even a joiner.
     assert safetext.terminal(text) == safetext.csv_cell(text) == shown
@@ -57,8 +88,26 @@ def test_terminal_output_holds_nothing_hidden(text):
     assert not any(safetext.hidden(ch) or unicodedata.category(ch) == "Cc" for ch in out)
 
 
-@pytest.mark.parametrize("payload", ["=1+1", "+1", "-1", "@SUM(A1)", "\t=1", "\r=1", "\n=1", " =1", "\t =1",
-                                     "\u00a0=1", " \n+1", "\uff1d1", "\uff20x", " \r", " \t"])
+@pytest.mark.parametrize(
+    "payload",
+    [
+        "=1+1",
+        "+1",
+        "-1",
+        "@SUM(A1)",
+        "\t=1",
+        "\r=1",
+        "\n=1",
+        " =1",
+        "\t =1",
+        "\u00a0=1",
+        " \n+1",
+        "\uff1d1",
+        "\uff20x",
+        " \r",
+        " \t",
+    ],
+)
 def test_a_cell_that_starts_like_a_formula_gets_a_quote(payload):
     assert safetext.csv_cell(payload) == "'" + payload
 

@@ -46,7 +46,7 @@ PLAINTEXTS = [
     "✊🕊️🇺🇦 emoji 👩🏽‍⚕️".encode(),
     b"line one\nline two\r\n\n\ttabbed\x00nul",
     b"",
-    "й" .encode() * 2000,
+    "й".encode() * 2000,
 ]
 
 
@@ -270,9 +270,7 @@ def test_records_padded_before_the_one_size_still_open(identity, bucket):
     assert identity.open(record) == b"older"
 
 
-@pytest.mark.parametrize(
-    "padded", [b"", bytes(1024), b"a" * 1024, b"a\x80" + b"a" * 1022, b"\x80" * 1000]
-)
+@pytest.mark.parametrize("padded", [b"", bytes(1024), b"a" * 1024, b"a\x80" + b"a" * 1022, b"\x80" * 1000])
 def test_unpad_rejects_bad_padding(padded):
     with pytest.raises(DamagedRecord):
         unpad(padded)
@@ -471,9 +469,7 @@ def test_hostile_or_foreign_identity_files_are_refused(identity, tmp_path, chang
         Identity.load(path, b"pw")
 
 
-@pytest.mark.parametrize(
-    "content", [b"", b"hello", b"[]", b'{"other": 1}', b"x" * 100_000, b"\xff\xfe"]
-)
+@pytest.mark.parametrize("content", [b"", b"hello", b"[]", b'{"other": 1}', b"x" * 100_000, b"\xff\xfe"])
 def test_not_an_identity(tmp_path, content):
     path = tmp_path / "file"
     path.write_bytes(content)

@@ -49,8 +49,14 @@ class UnixHTTPConnection(http.client.HTTPConnection):
 def test_importing_app_creates_nothing(tmp_path):
     before = {p for p in ROOT.rglob("*") if ".git" not in p.parts and "__pycache__" not in p.parts}
     code = "import app, bottle; print(isinstance(app.app, bottle.Bottle))"
-    out = subprocess.run([sys.executable, "-c", code], cwd=tmp_path, capture_output=True, text=True,
-                         env=os.environ | {"PYTHONPATH": str(ROOT)}, timeout=60)
+    out = subprocess.run(
+        [sys.executable, "-c", code],
+        cwd=tmp_path,
+        capture_output=True,
+        text=True,
+        env=os.environ | {"PYTHONPATH": str(ROOT)},
+        timeout=60,
+    )
     assert out.stdout.strip() == "True", out.stderr
     after = {p for p in ROOT.rglob("*") if ".git" not in p.parts and "__pycache__" not in p.parts}
     assert after == before
@@ -92,9 +98,13 @@ def raw_answer(port: int, raw: bytes) -> bytes:
 
 def test_running_server_shows_new_totals_without_restart(data_dir):
     port = free_port()
-    proc = subprocess.Popen([sys.executable, str(ROOT / "app.py"), "serve", "--data", str(data_dir),
-                             "--port", str(port)], stdout=subprocess.PIPE, stderr=subprocess.PIPE)
+    proc = subprocess.Popen(
+        [sys.executable, str(ROOT / "app.py"), "serve", "--data", str(data_dir), "--port", str(port)],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+    )
     try:
+
         def page():
             conn = http.client.HTTPConnection("127.0.0.1", port, timeout=5)
             try:
@@ -103,6 +113,7 @@ def test_running_server_shows_new_totals_without_restart(data_dir):
                 return res, res.read().decode()
             finally:
                 conn.close()
+
         wait_for(lambda: page()[0].status == 200)
         res, body = page()
         assert "€0 reached in total" in body
@@ -110,8 +121,12 @@ def test_running_server_shows_new_totals_without_restart(data_dir):
         # An oversized pledge gets the app's own 413 page, with every header, through waitress.
         conn = http.client.HTTPConnection("127.0.0.1", port, timeout=5)
         try:
-            conn.request("POST", "/de/pledge", body=b"message=" + b"x" * 40000,
-                         headers={"Content-Type": "application/x-www-form-urlencoded"})
+            conn.request(
+                "POST",
+                "/de/pledge",
+                body=b"message=" + b"x" * 40000,
+                headers={"Content-Type": "application/x-www-form-urlencoded"},
+            )
             big = conn.getresponse()
             assert big.status == 413 and "Zu viele Daten" in big.read().decode()
             assert big.getheader("Content-Security-Policy", "").startswith("default-src 'none'")
@@ -138,8 +153,11 @@ def test_running_server_shows_new_totals_without_restart(data_dir):
 def test_unix_socket_mode_0660(data_dir, tmp_path):
     sock = tmp_path / "run" / "app.sock"
     sock.parent.mkdir()
-    proc = subprocess.Popen([sys.executable, str(ROOT / "app.py"), "serve", "--data", str(data_dir),
-                             "--unix-socket", str(sock)], stdout=subprocess.PIPE, stderr=subprocess.PIPE)
+    proc = subprocess.Popen(
+        [sys.executable, str(ROOT / "app.py"), "serve", "--data", str(data_dir), "--unix-socket", str(sock)],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+    )
     try:
         wait_for(sock.exists)
         assert stat.S_IMODE(sock.stat().st_mode) == 0o660
@@ -152,6 +170,7 @@ def test_unix_socket_mode_0660(data_dir, tmp_path):
                 return res.status == 200 and "Unterstützt" in res.read().decode()
             finally:
                 conn.close()
+
         wait_for(get)
     finally:
         proc.terminate()
@@ -203,6 +222,7 @@ def test_help_has_examples_for_every_command(capsys):
 def test_no_file_time_records_the_first_pledge(data_dir):
     # serve makes the runtime files before listening; a pledge then changes pending.sealed only.
     from support.serverproc import Client, Server
+
     with Server(data_dir, log_dir=data_dir.parent) as server:
         state = data_dir / "state"
         before = {p.name: p.stat() for p in [state, *state.iterdir()]}
@@ -215,14 +235,18 @@ def test_no_file_time_records_the_first_pledge(data_dir):
         after = {p.name: p.stat() for p in [state, *state.iterdir()]}
     assert set(after) == set(before)
     # Changed by the pledge: the store only (tests/test_file_times.py: and the heartbeat blurs even that).
-    changed = {name for name in before if before[name].st_mtime_ns != after[name].st_mtime_ns
-               and not filetimes.is_day_start(after[name].st_mtime)}
+    changed = {
+        name
+        for name in before
+        if before[name].st_mtime_ns != after[name].st_mtime_ns and not filetimes.is_day_start(after[name].st_mtime)
+    }
     assert changed <= {"pending.sealed"}
     assert after["pending.sealed"].st_size > before["pending.sealed"].st_size
 
 
 def test_any_wsgi_server_refuses_a_private_identity_in_data(cfg, identity):
     from pledgebox import web
+
     identity.save(cfg.data_dir / "oops.key", PASSPHRASE, scrypt_n=FAST_SCRYPT)
     with pytest.raises(web.PrivateKeyInData):
         web.build_app(cfg)
@@ -243,19 +267,39 @@ def test_a_closed_pipe_ends_quietly(identity, tmp_path, passfile):
     import json as jsonlib
 
     from pledgebox import pledges, sealing
+
     lines = []
     for n in range(1500):  # a table far larger than a pipe's buffer
-        doc = {"reference": pledges.make_reference(b"%d" % n), "amount": "5.00", "currency": "EUR",
-               "designation": "split",
-               "method": "cash", "pseudonym": "", "contact": "", "message": "x" * 40, "language": "en",
-               "day": "2026-11-25"}
+        doc = {
+            "reference": pledges.make_reference(b"%d" % n),
+            "amount": "5.00",
+            "currency": "EUR",
+            "designation": "split",
+            "method": "cash",
+            "pseudonym": "",
+            "contact": "",
+            "message": "x" * 40,
+            "language": "en",
+            "day": "2026-11-25",
+        }
         record = sealing.seal(jsonlib.dumps(doc).encode(), [identity.recipient], "test-campaign")
         lines.append(b"id%d %s\n" % (n, record))
     (tmp_path / "all.sealed").write_bytes(b"".join(lines))
     identity.save(tmp_path / "me.identity", PASSPHRASE, scrypt_n=FAST_SCRYPT)
-    proc = subprocess.Popen([sys.executable, str(ROOT / "app.py"), "review", str(tmp_path / "all.sealed"),
-                             "--identity", str(tmp_path / "me.identity"), "--passphrase-file", str(passfile)],
-                            stdout=subprocess.PIPE, stderr=subprocess.PIPE)
+    proc = subprocess.Popen(
+        [
+            sys.executable,
+            str(ROOT / "app.py"),
+            "review",
+            str(tmp_path / "all.sealed"),
+            "--identity",
+            str(tmp_path / "me.identity"),
+            "--passphrase-file",
+            str(passfile),
+        ],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+    )
     assert b"REFERENCE" in proc.stdout.read(100)
     proc.stdout.close()
     err = proc.stderr.read().decode()

@@ -26,8 +26,10 @@ PROMPT = 1.0  # seconds within which a new visitor must be served
 def test_2000_connections_trickling_for_a_minute_do_not_delay_new_visitors(tmp_path, identity, workers):
     raise_fd_limit(TRICKLERS + 1024)
     data = write_campaign(tmp_path / "data", campaign_toml([identity]) + LIMITS_FOR_LOAD)
-    with (Server(data, log_dir=tmp_path, args=("--workers", str(workers))) as server,
-          Attack(server.host, TRICKLERS, EVERY) as attack):
+    with (
+        Server(data, log_dir=tmp_path, args=("--workers", str(workers))) as server,
+        Attack(server.host, TRICKLERS, EVERY) as attack,
+    ):
         started = time.monotonic()
         assert attack.held() >= TRICKLERS * 0.95  # every trickler was accepted and is held
         waits, references = [], []
@@ -64,8 +66,9 @@ waitress.serve(app, host="127.0.0.1", port=int(sys.argv[1]))
 def test_the_same_attack_locks_out_visitors_of_waitress_with_defaults(tmp_path):
     """The control: without pledgebox's settings, 100 trickling connections are enough."""
     port = free_port()
-    proc = subprocess.Popen([sys.executable, "-c", BARE_WAITRESS, str(port)], cwd=ROOT,
-                            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    proc = subprocess.Popen(
+        [sys.executable, "-c", BARE_WAITRESS, str(port)], cwd=ROOT, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL
+    )
     try:
         deadline = time.monotonic() + 10
         while True:

@@ -53,8 +53,9 @@ def test_camt_053_credits_batches_reversals_and_what_is_left_out(tmp_path, versi
 def test_the_payer_is_never_kept(tmp_path):
     statement = read(tmp_path, camt_053())
     assert PAYER not in repr(statement) and "DE02120300000000202051" not in repr(statement)
-    statement = read(tmp_path, mt940([mt940_line("2026-11-24", "C", "25,00", "B1", german_86("166", "GUTSCHRIFT",
-                                                                                            [ref(1)]))]))
+    statement = read(
+        tmp_path, mt940([mt940_line("2026-11-24", "C", "25,00", "B1", german_86("166", "GUTSCHRIFT", [ref(1)]))])
+    )
     assert statement.bookings and PAYER[:27] not in repr(statement) and "DE0212030000" not in repr(statement)
 
 
@@ -79,18 +80,26 @@ def test_an_entry_in_another_currency_is_left_out_and_named(tmp_path):
 
 def test_mt940_as_german_banks_write_it(tmp_path):
     split = ref(2)
-    data = mt940([
-        mt940_line("2026-11-24", "C", "25,00", "BANK0001", german_86("166", "GUTSCHR. UEBERWEISUNG",
-                                                                     [f"Spende {ref(1)}"])),
-        # ?21 and ?22 break the reference in two, as a bank cuts a long line.
-        mt940_line("2026-11-25", "C", "1000,00", "BANK0002", german_86("166", "GUTSCHRIFT",
-                                                                       [f"Spende {split[:7]}", f"{split[7:]} danke"],
-                                                                       end_to_end="E2E-77")),
-        mt940_line("2026-11-25", "D", "800,00", "BANK0003", german_86("105", "LASTSCHRIFT", ["Miete"])),
-        mt940_line("2026-11-26", "RC", "25,00", "BANK0004", german_86("159", "RUECKUEBERWEISUNG",
-                                                                      [f"Storno {ref(1)}"])),
-        mt940_line("2026-11-27", "C", "5,50", "", german_86("166", "GUTSCHRIFT", ["Für die Gefangenen"])),
-    ])
+    data = mt940(
+        [
+            mt940_line(
+                "2026-11-24", "C", "25,00", "BANK0001", german_86("166", "GUTSCHR. UEBERWEISUNG", [f"Spende {ref(1)}"])
+            ),
+            # ?21 and ?22 break the reference in two, as a bank cuts a long line.
+            mt940_line(
+                "2026-11-25",
+                "C",
+                "1000,00",
+                "BANK0002",
+                german_86("166", "GUTSCHRIFT", [f"Spende {split[:7]}", f"{split[7:]} danke"], end_to_end="E2E-77"),
+            ),
+            mt940_line("2026-11-25", "D", "800,00", "BANK0003", german_86("105", "LASTSCHRIFT", ["Miete"])),
+            mt940_line(
+                "2026-11-26", "RC", "25,00", "BANK0004", german_86("159", "RUECKUEBERWEISUNG", [f"Storno {ref(1)}"])
+            ),
+            mt940_line("2026-11-27", "C", "5,50", "", german_86("166", "GUTSCHRIFT", ["Für die Gefangenen"])),
+        ]
+    )
     statement = read(tmp_path, data)
     assert statement.kind == "MT940" and statement.currency == "EUR"
     assert summary(statement) == [
@@ -104,18 +113,32 @@ def test_mt940_as_german_banks_write_it(tmp_path):
     assert statement.bookings[1].day == "2026-11-25"
 
 
-@pytest.mark.parametrize("data, expected", [
-    (b'<?xml version="1.0"?><Document/>', "xml"), (b"\xef\xbb\xbf  \n<Document>", "xml"),
-    (b":20:STARTUMSE\r\n:25:1/2\r\n:28C:1\r\n", "mt940"), (b"{1:F01X}{2:O940}{4:\r\n:20:X\r\n", "mt940"),
-    (b"Buchungstag;Verwendungszweck;Betrag\n", "csv"), (b"Reference,Amount\n:20: in a cell,1\n", "csv"),
-])
+@pytest.mark.parametrize(
+    "data, expected",
+    [
+        (b'<?xml version="1.0"?><Document/>', "xml"),
+        (b"\xef\xbb\xbf  \n<Document>", "xml"),
+        (b":20:STARTUMSE\r\n:25:1/2\r\n:28C:1\r\n", "mt940"),
+        (b"{1:F01X}{2:O940}{4:\r\n:20:X\r\n", "mt940"),
+        (b"Buchungstag;Verwendungszweck;Betrag\n", "csv"),
+        (b"Reference,Amount\n:20: in a cell,1\n", "csv"),
+    ],
+)
 def test_the_format_is_recognised_by_content(data, expected):
     assert kind(data) == expected
 
 
-@pytest.mark.parametrize("text, day", [("24.11.2026", "2026-11-24"), ("1.2.26", "2026-02-01"),
-                                       ("2026-11-24T10:00:00+01:00", "2026-11-24"), ("31.02.2026", "31.02.2026"),
-                                       ("11/24/2026", "11/24/2026"), ("", "")])
+@pytest.mark.parametrize(
+    "text, day",
+    [
+        ("24.11.2026", "2026-11-24"),
+        ("1.2.26", "2026-02-01"),
+        ("2026-11-24T10:00:00+01:00", "2026-11-24"),
+        ("31.02.2026", "31.02.2026"),
+        ("11/24/2026", "11/24/2026"),
+        ("", ""),
+    ],
+)
 def test_days_in_iso_form(text, day):
     assert iso_day(text) == day
 
@@ -141,11 +164,12 @@ BOMB = b"""<?xml version="1.0"?>
 
 
 def _external(target) -> bytes:
-    return (f'<?xml version="1.0"?>\n<!DOCTYPE d [<!ENTITY x SYSTEM "file://{target}">]>\n'
-            '<Document xmlns="urn:iso:std:iso:20022:tech:xsd:camt.053.001.08"><BkToCstmrStmt><Stmt><Ntry>'
-            '<Amt Ccy="EUR">1.00</Amt><CdtDbtInd>CRDT</CdtDbtInd><Sts><Cd>BOOK</Cd></Sts><NtryDtls><TxDtls>'
-            '<RmtInf><Ustrd>&x;</Ustrd></RmtInf></TxDtls></NtryDtls></Ntry></Stmt></BkToCstmrStmt></Document>'
-            ).encode()
+    return (
+        f'<?xml version="1.0"?>\n<!DOCTYPE d [<!ENTITY x SYSTEM "file://{target}">]>\n'
+        '<Document xmlns="urn:iso:std:iso:20022:tech:xsd:camt.053.001.08"><BkToCstmrStmt><Stmt><Ntry>'
+        '<Amt Ccy="EUR">1.00</Amt><CdtDbtInd>CRDT</CdtDbtInd><Sts><Cd>BOOK</Cd></Sts><NtryDtls><TxDtls>'
+        "<RmtInf><Ustrd>&x;</Ustrd></RmtInf></TxDtls></NtryDtls></Ntry></Stmt></BkToCstmrStmt></Document>"
+    ).encode()
 
 
 def test_an_xml_bomb_is_refused_at_once(tmp_path):
@@ -180,23 +204,29 @@ def test_a_stream_over_the_limit_is_refused_without_reading_it_all(tmp_path):
         statements.read_bytes("/dev/zero", limit=2**20)
 
 
-@pytest.mark.parametrize("data, message", [
-    (b'<Document xmlns="urn:iso:std:iso:20022:tech:xsd:camt.053.001.02"><Stmt>', "not well-formed XML"),
-    (b"<Document><Stmt/></Document>", "not a CAMT.052, .053 or .054"),
-    (b'<Document xmlns="urn:iso:std:iso:20022:tech:xsd:pain.001.001.03"/>', "not a CAMT.052, .053 or .054"),
-    (b'<Document xmlns="urn:iso:std:iso:20022:tech:xsd:camt.053.001.99"/>', "camt.053.001.99, a version"),
-    (b'<?xml version="1.0"?><!DOCTYPE Document><Document/>', "declares a document type"),
-])
+@pytest.mark.parametrize(
+    "data, message",
+    [
+        (b'<Document xmlns="urn:iso:std:iso:20022:tech:xsd:camt.053.001.02"><Stmt>', "not well-formed XML"),
+        (b"<Document><Stmt/></Document>", "not a CAMT.052, .053 or .054"),
+        (b'<Document xmlns="urn:iso:std:iso:20022:tech:xsd:pain.001.001.03"/>', "not a CAMT.052, .053 or .054"),
+        (b'<Document xmlns="urn:iso:std:iso:20022:tech:xsd:camt.053.001.99"/>', "camt.053.001.99, a version"),
+        (b'<?xml version="1.0"?><!DOCTYPE Document><Document/>', "declares a document type"),
+    ],
+)
 def test_broken_xml_is_a_clear_error(tmp_path, data, message):
     with pytest.raises(StatementUnreadable, match=message):
         read(tmp_path, data)
 
 
-@pytest.mark.parametrize("data", [
-    b":20:X\r\n:25:1/2\r\n:61:garbage " + PAYER.encode() + b"\r\n:86:x\r\n",
-    b":20:X\r\n:25:1/2\r\n:60F:C261123EUR1000,00\r\n:61:26112411X4CR25,00NMSC\r\n",
-    b":20:\r\n:25:\r\n:61:\r\n",
-])
+@pytest.mark.parametrize(
+    "data",
+    [
+        b":20:X\r\n:25:1/2\r\n:61:garbage " + PAYER.encode() + b"\r\n:86:x\r\n",
+        b":20:X\r\n:25:1/2\r\n:60F:C261123EUR1000,00\r\n:61:26112411X4CR25,00NMSC\r\n",
+        b":20:\r\n:25:\r\n:61:\r\n",
+    ],
+)
 def test_a_malformed_mt940_is_a_clear_error_that_names_no_payer(tmp_path, data, capfd):
     with pytest.raises(StatementUnreadable, match="a line is not valid MT940"):
         read(tmp_path, data)
@@ -216,15 +246,19 @@ def test_without_the_bank_extra_a_clear_error_with_the_install_hint(tmp_path, mo
 
 
 def _valid_mt940() -> bytes:
-    return mt940([mt940_line("2026-11-24", "C", "25,00", "BANK0001", german_86("166", "GUTSCHRIFT", [ref(1)])),
-                  mt940_line("2026-11-25", "RC", "5,00", "", german_86("159", "STORNO", [ref(2)]))])
+    return mt940(
+        [
+            mt940_line("2026-11-24", "C", "25,00", "BANK0001", german_86("166", "GUTSCHRIFT", [ref(1)])),
+            mt940_line("2026-11-25", "RC", "5,00", "", german_86("159", "STORNO", [ref(2)])),
+        ]
+    )
 
 
 def _damaged(data: bytes, cuts) -> bytes:
     """data with each (where, how many bytes, replacement) cut applied."""
     data = bytearray(data)
     for at, length, insert in cuts:
-        data[at:at + length] = insert
+        data[at : at + length] = insert
     return bytes(data)
 
 
@@ -250,12 +284,15 @@ def test_an_mt940_without_subfields_keeps_all_of_86_as_remittance(tmp_path):
     assert summary(read(tmp_path, data)) == [("booking 1", "25.00", f"Spende {ref(1)[:6]}\n{ref(1)[6:]} danke")]
 
 
-@pytest.mark.parametrize("details", [
-    # SWIFT's structured :86:, as Dutch banks write it, and with an ordering party (/ORDP/): the payer's name,
-    # account and address sit beside the remittance, and only the remittance may be kept.
-    f"/TRTP/SEPA OVERBOEKING/IBAN/NL20INGB0001234567/BIC/INGBNL2A/NAME/{PAYER}/REMI/USTD//{{ref}}/EREF/NOTPROVIDED",
-    f"/ORDP//NAME/{PAYER}/ADDR/Lenina 1 Moskva/REMI/{{ref}}",
-])
+@pytest.mark.parametrize(
+    "details",
+    [
+        # SWIFT's structured :86:, as Dutch banks write it, and with an ordering party (/ORDP/): the payer's name,
+        # account and address sit beside the remittance, and only the remittance may be kept.
+        f"/TRTP/SEPA OVERBOEKING/IBAN/NL20INGB0001234567/BIC/INGBNL2A/NAME/{PAYER}/REMI/USTD//{{ref}}/EREF/NOTPROVIDED",
+        f"/ORDP//NAME/{PAYER}/ADDR/Lenina 1 Moskva/REMI/{{ref}}",
+    ],
+)
 def test_an_mt940_in_swift_key_layout_keeps_only_the_remittance(tmp_path, details):
     text = details.replace("{ref}", ref(1))
     data = mt940([f":61:2611241124CR25,00NTRFNONREF//B1\n:86:{text[:65]}\n{text[65:]}\n"])

@@ -111,9 +111,7 @@ def test_bad_record_ids_are_refused(store, folder, record_id):
     assert not (folder / "pending.sealed").exists()
 
 
-@pytest.mark.parametrize(
-    "record", [b"", b"two\nlines", b" leading space", "ä".encode(), b"tab\there", b"cr\r"]
-)
+@pytest.mark.parametrize("record", [b"", b"two\nlines", b" leading space", "ä".encode(), b"tab\there", b"cr\r"])
 def test_bad_records_are_refused(store, folder, record):
     with pytest.raises(ValueError):
         store.append("id", record)
@@ -154,11 +152,17 @@ def test_torn_line_seen_by_the_same_store_is_cut_off(store, folder):
 def test_damaged_lines_are_reported_by_position(tmp_path):
     path = tmp_path / "collected.sealed"
     path.write_bytes(
-        b"a " + _record(1) + b"\n"
+        b"a "
+        + _record(1)
+        + b"\n"
         + b"no-record-here\n"
-        + b"b " + _record(2) + b"\n"
+        + b"b "
+        + _record(2)
+        + b"\n"
         + b"\xff\xfe garbage\n"
-        + b"c " + _record(3) + b"\n"
+        + b"c "
+        + _record(3)
+        + b"\n"
         + b"d {cut"
     )
     items = list(scan_records(path))

@@ -30,15 +30,31 @@ def onion(tmp_path_factory, identities):
     base = tmp_path_factory.mktemp("circuits")
     data = base / "data"
     data.mkdir()
-    (data / "campaign.toml").write_text(campaign_toml(identities[:1]) + "\n[limits]\ntoken_min_age = 0\n"
-                                        f"circuit_confirms_per_minute = {PER_CIRCUIT}\n", encoding="utf-8")
+    (data / "campaign.toml").write_text(
+        campaign_toml(identities[:1]) + f"\n[limits]\ntoken_min_age = 0\ncircuit_confirms_per_minute = {PER_CIRCUIT}\n",
+        encoding="utf-8",
+    )
     sock = base / "run" / "app.sock"
     sock.parent.mkdir()
     log_path = base / "serve.log"
     with open(log_path, "wb") as log:
-        server = subprocess.Popen([sys.executable, str(ROOT / "app.py"), "serve", "--data", str(data),
-                                   "--unix-socket", str(sock), "--workers", "2", "--proxy-protocol"],
-                                  stdout=log, stderr=log, stdin=subprocess.DEVNULL)
+        server = subprocess.Popen(
+            [
+                sys.executable,
+                str(ROOT / "app.py"),
+                "serve",
+                "--data",
+                str(data),
+                "--unix-socket",
+                str(sock),
+                "--workers",
+                "2",
+                "--proxy-protocol",
+            ],
+            stdout=log,
+            stderr=log,
+            stdin=subprocess.DEVNULL,
+        )
     try:
         deadline = time.monotonic() + 20
         while not sock.exists():
@@ -57,13 +73,16 @@ def onion(tmp_path_factory, identities):
 def check_page(net, circuit: str) -> dict[str, str]:
     status, _h, body = fetch(net.socks_port, f"{net.url}en/pledge", method="POST", body=FORM, isolation=circuit)
     assert status == 200, status
-    return {html.unescape(n): html.unescape(v)
-            for n, v in re.findall(r'<input type="hidden" name="([^"]+)" value="([^"]*)">', body.decode())}
+    return {
+        html.unescape(n): html.unescape(v)
+        for n, v in re.findall(r'<input type="hidden" name="([^"]+)" value="([^"]*)">', body.decode())
+    }
 
 
 def confirm(net, circuit: str, fields: dict) -> tuple[int, str]:
-    status, _h, body = fetch(net.socks_port, f"{net.url}en/pledge/confirm", method="POST", body=fields,
-                             isolation=circuit)
+    status, _h, body = fetch(
+        net.socks_port, f"{net.url}en/pledge/confirm", method="POST", body=fields, isolation=circuit
+    )
     return status, body.decode()
 
 

@@ -36,8 +36,12 @@ def onion_site(tmp_path_factory, identities):
     sock = base / "run" / "app.sock"
     sock.parent.mkdir()
     log = open(base / "serve.log", "wb")
-    server = subprocess.Popen([sys.executable, str(ROOT / "app.py"), "serve", "--data", str(data),
-                               "--unix-socket", str(sock)], stdout=log, stderr=log, stdin=subprocess.DEVNULL)
+    server = subprocess.Popen(
+        [sys.executable, str(ROOT / "app.py"), "serve", "--data", str(data), "--unix-socket", str(sock)],
+        stdout=log,
+        stderr=log,
+        stdin=subprocess.DEVNULL,
+    )
     try:
         deadline = time.monotonic() + 20
         while not sock.exists():
@@ -56,14 +60,19 @@ def onion_site(tmp_path_factory, identities):
 
 def hidden_fields(body: str) -> dict[str, str]:
     """The check page's hidden fields (the pledge and its token)."""
-    return {html.unescape(n): html.unescape(v)
-            for n, v in re.findall(r'<input type="hidden" name="([^"]+)" value="([^"]*)">', body)}
+    return {
+        html.unescape(n): html.unescape(v)
+        for n, v in re.findall(r'<input type="hidden" name="([^"]+)" value="([^"]*)">', body)
+    }
 
 
-@pytest.mark.parametrize("lang, title, sentence", [
-    ("en", "Support Antiauthoritarian Comrades in Russia!", "The funds from this fundraising campaign"),
-    ("de", "Unterstützt Antiautoritäre Genoss*innen in Russland!", "Die Gelder aus dieser Spendenkampagne"),
-])
+@pytest.mark.parametrize(
+    "lang, title, sentence",
+    [
+        ("en", "Support Antiauthoritarian Comrades in Russia!", "The funds from this fundraising campaign"),
+        ("de", "Unterstützt Antiautoritäre Genoss*innen in Russland!", "Die Gelder aus dieser Spendenkampagne"),
+    ],
+)
 def test_appeal_through_the_onion(onion_site, lang, title, sentence):
     net, _data, _base = onion_site
     status, headers, body = fetch(net.socks_port, f"{net.url}{lang}/")
@@ -77,21 +86,38 @@ def test_appeal_through_the_onion(onion_site, lang, title, sentence):
 
 def review_json(data, base, identities, name: str) -> list[dict]:
     """Collect the sealed pledges, review them with the organiser's key: the pledges as the JSON report gives them."""
-    out, key, passfile, report = (base / f"{name}.sealed", base / f"{name}.identity", base / f"{name}.pass",
-                                  base / f"{name}.json")
+    out, key, passfile, report = (
+        base / f"{name}.sealed",
+        base / f"{name}.identity",
+        base / f"{name}.pass",
+        base / f"{name}.json",
+    )
     assert cli.main(["collect", "--data", str(data), "--out", str(out)]) == 0
     identities[0].save(key, PASSPHRASE, scrypt_n=FAST_SCRYPT)
     passfile.write_bytes(PASSPHRASE)
-    assert cli.main(["review", str(out), "--identity", str(key), "--passphrase-file", str(passfile),
-                     "--json", str(report)]) == 0
+    assert (
+        cli.main(
+            ["review", str(out), "--identity", str(key), "--passphrase-file", str(passfile), "--json", str(report)]
+        )
+        == 0
+    )
     return json.loads(report.read_text(encoding="utf-8"))["pledges"]
 
 
 def test_pledge_through_the_onion_is_found_by_review(onion_site, identities):
     net, data, base = onion_site
-    status, _h, body = fetch(net.socks_port, f"{net.url}de/pledge", method="POST", body={
-        "amount": "1.234,50", "designation": "abc-irkutsk", "method": "sepa", "pseudonym": "Ёж",
-        "message": MESSAGE})
+    status, _h, body = fetch(
+        net.socks_port,
+        f"{net.url}de/pledge",
+        method="POST",
+        body={
+            "amount": "1.234,50",
+            "designation": "abc-irkutsk",
+            "method": "sepa",
+            "pseudonym": "Ёж",
+            "message": MESSAGE,
+        },
+    )
     check = body.decode("utf-8")
     assert status == 200 and "Prüfe deine Zusage" in check and MESSAGE in check
     fields = hidden_fields(check)
@@ -113,8 +139,13 @@ def test_firefox_at_safest_pledges_through_the_onion(onion_site, identities, tmp
     """Firefox ESR with the Safest profile, through the network's SOCKS port to the onion address: the donor
     pledges in German; the organisers collect and review, and the pledge is there, byte for byte."""
     net, data, base = onion_site
-    typed = {"amount": "1.234,50", "designation": "solidarity-zone", "method": "sepa", "pseudonym": "Ёжик 🦔",
-             "message": "Свободу! Grüße aus Tor, mit „Anführungszeichen“ – 🙂"}
+    typed = {
+        "amount": "1.234,50",
+        "designation": "solidarity-zone",
+        "method": "sepa",
+        "pseudonym": "Ёжик 🦔",
+        "message": "Свободу! Grüße aus Tor, mit „Anführungszeichen“ – 🙂",
+    }
     browser = Firefox(tmp_path / "profile", (1450, 960), {"network.proxy.socks_port": net.socks_port})
     try:
         m = browser.m

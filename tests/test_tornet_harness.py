@@ -145,8 +145,7 @@ def test_post_round_trip(net):
 
     # A body much larger than a Tor cell (498 bytes) makes it across intact.
     blob = os.urandom(200_000)
-    status, _, body = net.fetch("/blob", method="POST", body=blob,
-                                headers={"Content-Type": "application/octet-stream"})
+    status, _, body = net.fetch("/blob", method="POST", body=blob, headers={"Content-Type": "application/octet-stream"})
     assert status == 201
     reply = json.loads(body)
     assert reply["length"] == len(blob)

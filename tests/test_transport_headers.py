@@ -38,8 +38,13 @@ def client_for(app, scheme: str, host: str) -> webtest.TestApp:
 
 # Every kind of response the app gives: pre-rendered pages, redirects, errors, a refilled form.
 RESPONSES = [
-    ("GET", "/en/", 200), ("GET", "/de/privacy", 200), ("GET", "/en/mirror", 200),
-    ("GET", "/", 303), ("GET", "/de", 303), ("GET", "/nowhere", 404), ("POST", "/en/pledge", 400),
+    ("GET", "/en/", 200),
+    ("GET", "/de/privacy", 200),
+    ("GET", "/en/mirror", 200),
+    ("GET", "/", 303),
+    ("GET", "/de", 303),
+    ("GET", "/nowhere", 404),
+    ("POST", "/en/pledge", 400),
 ]
 
 
@@ -57,13 +62,16 @@ def test_https_clearnet_gets_hsts_and_the_onion_twin_of_the_same_path(onion_app,
 
 
 @pytest.mark.parametrize("method, path, status", RESPONSES)
-@pytest.mark.parametrize("scheme, host", [
-    ("http", ONION),  # how Tor hands requests to the app: plain HTTP, the onion as Host
-    ("http", ONION.upper() + ":80"),
-    ("https", ONION),  # an onion with a certificate
-    ("http", CLEARNET),  # plain HTTP on the clearnet: HSTS would be ignored, Onion-Location too
-    ("http", "127.0.0.1:8080"),
-])
+@pytest.mark.parametrize(
+    "scheme, host",
+    [
+        ("http", ONION),  # how Tor hands requests to the app: plain HTTP, the onion as Host
+        ("http", ONION.upper() + ":80"),
+        ("https", ONION),  # an onion with a certificate
+        ("http", CLEARNET),  # plain HTTP on the clearnet: HSTS would be ignored, Onion-Location too
+        ("http", "127.0.0.1:8080"),
+    ],
+)
 def test_no_transport_headers_off_https_clearnet(onion_app, scheme, host, method, path, status):
     res = request(client_for(onion_app, scheme, host), method, path, status)
     assert "Strict-Transport-Security" not in res.headers
@@ -113,12 +121,15 @@ def get(port: int, path: str, headers: dict[str, str]) -> http.client.HTTPRespon
         conn.close()
 
 
-@pytest.mark.parametrize("behind_proxy, forwarded, expected", [
-    (True, "https", True),  # nginx terminated TLS and says so
-    (True, "http", False),
-    (True, None, False),
-    (False, "https", False),  # without the flag nobody can claim HTTPS by sending the header
-])
+@pytest.mark.parametrize(
+    "behind_proxy, forwarded, expected",
+    [
+        (True, "https", True),  # nginx terminated TLS and says so
+        (True, "http", False),
+        (True, None, False),
+        (False, "https", False),  # without the flag nobody can claim HTTPS by sending the header
+    ],
+)
 def test_waitress_trusts_x_forwarded_proto_only_behind_the_proxy(onion_app, behind_proxy, forwarded, expected):
     kw = serve.settings(host="127.0.0.1", port=free_port(), threads=2, behind_https_proxy=behind_proxy)
     server = StopableWSGIServer.create(onion_app, **kw)
@@ -175,8 +186,12 @@ def test_tor_accepts_the_torrc(tmp_path):
     text = text.replace("/var/lib/tor/pledgebox/", f"{hs}/").replace(SOCKET, str(tmp_path / "app.sock"))
     torrc = tmp_path / "torrc"
     torrc.write_text(text + f"\nDataDirectory {data}\n", encoding="utf-8")
-    done = subprocess.run([tor, "--verify-config", "--defaults-torrc", os.devnull, "-f", str(torrc)],
-                          capture_output=True, text=True, timeout=60)
+    done = subprocess.run(
+        [tor, "--verify-config", "--defaults-torrc", os.devnull, "-f", str(torrc)],
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
     assert done.returncode == 0 and "Configuration was valid" in done.stdout, done.stdout + done.stderr
 
 
@@ -195,9 +210,15 @@ def test_the_unit_runs_the_app_on_the_torrc_socket_and_is_hardened():
     data = command.split(" --data ", 1)[1].split()[0]
     assert unit["RuntimeDirectory"] == ["pledgebox"] and unit["Group"] == ["debian-tor"]
     assert unit["ReadWritePaths"] == [data]  # the data folder, nothing else
-    for key, value in {"NoNewPrivileges": "yes", "ProtectSystem": "strict", "ProtectHome": "yes",
-                       "PrivateTmp": "yes", "PrivateNetwork": "yes", "RestrictAddressFamilies": "AF_UNIX",
-                       "CapabilityBoundingSet": ""}.items():
+    for key, value in {
+        "NoNewPrivileges": "yes",
+        "ProtectSystem": "strict",
+        "ProtectHome": "yes",
+        "PrivateTmp": "yes",
+        "PrivateNetwork": "yes",
+        "RestrictAddressFamilies": "AF_UNIX",
+        "CapabilityBoundingSet": "",
+    }.items():
         assert unit[key] == [value], key
     # Tor's group may open the app's socket, but must not reach tor's control socket through it.
     assert "/run/tor" in unit["InaccessiblePaths"][0]

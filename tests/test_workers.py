@@ -83,7 +83,8 @@ def test_two_workers_lose_nothing_under_load(tmp_path, identity, load_data):
     # 32 clients keep every thread busy: still nothing printed but where it listened (not even
     # waitress's "Task queue depth" warnings, whose time stamps would say when visitors came).
     assert server.output().decode().strip().splitlines() == [
-        f"pledgebox: serving on http://127.0.0.1:{server.port}/ with 2 worker processes (Ctrl+C stops)"]
+        f"pledgebox: serving on http://127.0.0.1:{server.port}/ with 2 worker processes (Ctrl+C stops)"
+    ]
     assert len(acknowledged) == 2000
     assert_all_found(load_data, identity, tmp_path / "collected.sealed", acknowledged)
 
@@ -102,8 +103,9 @@ def test_keep_alive_connections_are_spread_evenly(tmp_path, load_data):
 
 
 def test_the_rate_limit_is_one_limit_for_all_workers(tmp_path, identity):
-    data = write_campaign(tmp_path / "data", campaign_toml([identity]) + "[limits]\ntoken_min_age = 0\n"
-                          "confirms_per_minute = 3\n")
+    data = write_campaign(
+        tmp_path / "data", campaign_toml([identity]) + "[limits]\ntoken_min_age = 0\nconfirms_per_minute = 3\n"
+    )
     with Server(data, log_dir=tmp_path, args=("--workers", "2")) as server:
         clients = [Client(server.host) for _ in range(8)]  # spread over both workers, as tested above
         try:
@@ -141,7 +143,8 @@ def test_a_dead_worker_is_replaced_and_sigterm_stops_them_all(tmp_path, load_dat
     out = b"".join(p.read_bytes() for p in tmp_path.glob("server-*.out"))
     # Nothing about clients, pledges or the dead worker: only where it listened.
     assert out == b"" and err.strip().splitlines() == [
-        f"pledgebox: serving on http://127.0.0.1:{server.port}/ with 2 worker processes (Ctrl+C stops)"]
+        f"pledgebox: serving on http://127.0.0.1:{server.port}/ with 2 worker processes (Ctrl+C stops)"
+    ]
 
 
 def test_workers_stop_when_the_supervisor_is_killed(tmp_path, load_data):
@@ -162,10 +165,23 @@ def test_workers_on_a_unix_socket(tmp_path, load_data):
     from test_serve_and_cli import UnixHTTPConnection
 
     path = tmp_path / "app.sock"
-    proc = subprocess.Popen([sys.executable, str(ROOT / "app.py"), "serve", "--data", str(load_data),
-                             "--unix-socket", str(path), "--workers", "2"],
-                            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    proc = subprocess.Popen(
+        [
+            sys.executable,
+            str(ROOT / "app.py"),
+            "serve",
+            "--data",
+            str(load_data),
+            "--unix-socket",
+            str(path),
+            "--workers",
+            "2",
+        ],
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+    )
     try:
+
         def answers():
             if not path.exists():
                 return False
@@ -188,8 +204,9 @@ def test_workers_on_a_unix_socket(tmp_path, load_data):
 
 @pytest.mark.parametrize("value", ["0", "-1", "65", "two", "1.5"])
 def test_a_bad_worker_count_is_a_clear_usage_error(value, tmp_path):
-    res = subprocess.run([sys.executable, str(ROOT / "app.py"), "serve", "--workers", value],
-                         capture_output=True, text=True, timeout=60)
+    res = subprocess.run(
+        [sys.executable, str(ROOT / "app.py"), "serve", "--workers", value], capture_output=True, text=True, timeout=60
+    )
     assert res.returncode == 2
     assert "give a whole number from 1 to 64" in res.stderr and "Traceback" not in res.stderr
 
@@ -249,15 +266,17 @@ def test_a_worker_that_falls_behind_asleep_is_woken():
 
 def test_workers_that_keep_failing_stop_the_supervisor_with_a_clear_error():
     # waitress refuses app=None: every worker exits at once, as with a broken install.
-    script = ("import socket, sys\n"
-              "from pledgebox import serve\n"
-              "from pledgebox.errors import PledgeboxError\n"
-              "sock = socket.create_server(('127.0.0.1', 0))\n"
-              "try:\n"
-              "    serve.supervise(None, [sock], {}, 2)\n"
-              "except PledgeboxError as exc:\n"
-              "    print(exc.message, exc.hint, sep='\\n')\n"
-              "    sys.exit(1)\n")
+    script = (
+        "import socket, sys\n"
+        "from pledgebox import serve\n"
+        "from pledgebox.errors import PledgeboxError\n"
+        "sock = socket.create_server(('127.0.0.1', 0))\n"
+        "try:\n"
+        "    serve.supervise(None, [sock], {}, 2)\n"
+        "except PledgeboxError as exc:\n"
+        "    print(exc.message, exc.hint, sep='\\n')\n"
+        "    sys.exit(1)\n"
+    )
     started = time.monotonic()
     done = subprocess.run([sys.executable, "-c", script], cwd=ROOT, capture_output=True, text=True, timeout=60)
     assert done.returncode == 1, done.stderr
@@ -270,8 +289,17 @@ def test_workers_listen_on_every_address_waitress_would(host):
     from support.serverproc import free_port
 
     port = free_port()
-    wanted = {info[4][0] for info in socket.getaddrinfo(None if host == "*" else host, port, socket.AF_UNSPEC,
-                                                        socket.SOCK_STREAM, socket.IPPROTO_TCP, socket.AI_PASSIVE)}
+    wanted = {
+        info[4][0]
+        for info in socket.getaddrinfo(
+            None if host == "*" else host,
+            port,
+            socket.AF_UNSPEC,
+            socket.SOCK_STREAM,
+            socket.IPPROTO_TCP,
+            socket.AI_PASSIVE,
+        )
+    }
     socks = serve.listen({"host": host, "port": port, "backlog": 8})
     try:
         assert {sock.getsockname()[0] for sock in socks} == wanted
@@ -287,10 +315,25 @@ def test_workers_serve_an_ipv6_literal_in_brackets(tmp_path, load_data):
     with socket.socket(socket.AF_INET6) as probe:
         probe.bind(("::1", 0))  # this machine has IPv6 loopback (fails the test if not: that is a finding)
     port = free_port()
-    proc = subprocess.Popen([sys.executable, str(ROOT / "app.py"), "serve", "--data", str(load_data),
-                             "--host", "[::1]", "--port", str(port), "--workers", "2"],
-                            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    proc = subprocess.Popen(
+        [
+            sys.executable,
+            str(ROOT / "app.py"),
+            "serve",
+            "--data",
+            str(load_data),
+            "--host",
+            "[::1]",
+            "--port",
+            str(port),
+            "--workers",
+            "2",
+        ],
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+    )
     try:
+
         def answers():
             with socket.create_connection(("::1", port), timeout=2) as conn:
                 conn.sendall(b"GET /en/ HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n")
@@ -313,10 +356,24 @@ def test_ctrl_c_in_a_terminal_stops_every_process_quietly(tmp_path, load_data):
 
     port = free_port()
     # Ctrl+C sends SIGINT to the whole foreground process group: the supervisor and every worker.
-    proc = subprocess.Popen([sys.executable, str(ROOT / "app.py"), "serve", "--data", str(load_data),
-                             "--port", str(port), "--workers", "2"],
-                            stdout=subprocess.PIPE, stderr=subprocess.PIPE, start_new_session=True)
+    proc = subprocess.Popen(
+        [
+            sys.executable,
+            str(ROOT / "app.py"),
+            "serve",
+            "--data",
+            str(load_data),
+            "--port",
+            str(port),
+            "--workers",
+            "2",
+        ],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        start_new_session=True,
+    )
     try:
+
         def ready():
             with socket.socket() as probe:
                 return probe.connect_ex(("127.0.0.1", port)) == 0 and len(workers_of(proc.pid)) == 2
@@ -331,4 +388,5 @@ def test_ctrl_c_in_a_terminal_stops_every_process_quietly(tmp_path, load_data):
     assert proc.returncode == 0
     wait_until(lambda: not any(alive(pid) for pid in children), timeout=5)
     assert out == b"" and err.decode().strip().splitlines() == [
-        f"pledgebox: serving on http://127.0.0.1:{port}/ with 2 worker processes (Ctrl+C stops)"]
+        f"pledgebox: serving on http://127.0.0.1:{port}/ with 2 worker processes (Ctrl+C stops)"
+    ]

@@ -37,8 +37,10 @@ _IDENTITY_MAX_BYTES = 64 * 1024
 class NotAnIdentity(PledgeboxError):
     """This is not a pledgebox identity file:"""
 
-    hint = ("give the file `pledgebox keygen --out FILE` wrote (it starts with {\"pledgebox-identity\": 1); "
-            "a pledgebox-recipient-v1 line is only its public part")
+    hint = (
+        'give the file `pledgebox keygen --out FILE` wrote (it starts with {"pledgebox-identity": 1); '
+        "a pledgebox-recipient-v1 line is only its public part"
+    )
 
 
 class WrongPassphrase(PledgeboxError):
@@ -94,9 +96,7 @@ class Identity:
         self._secrets = bytes(mlkem_seed) + bytes(x25519_secret) + bytes(ed25519_secret)
         self._hpke_private = hpke.MLKEM768X25519PrivateKey(kem, dh)
         self._signing = signing
-        self.recipient = Recipient(
-            kem.public_key().public_bytes_raw(), dh.public_key().public_bytes_raw()
-        )
+        self.recipient = Recipient(kem.public_key().public_bytes_raw(), dh.public_key().public_bytes_raw())
         self.signer = Signer(signing.public_key().public_bytes_raw())
 
     def __repr__(self) -> str:
@@ -139,9 +139,7 @@ class Identity:
         salt, nonce = secrets.token_bytes(_SALT), secrets.token_bytes(_NONCE)
         salt_text, nonce_text = _b64(salt), _b64(nonce)
         key = _derive(bytes(passphrase), salt, scrypt_n)
-        ciphertext = ChaCha20Poly1305(key).encrypt(
-            nonce, self._secrets, _identity_aad(scrypt_n, salt_text, nonce_text)
-        )
+        ciphertext = ChaCha20Poly1305(key).encrypt(nonce, self._secrets, _identity_aad(scrypt_n, salt_text, nonce_text))
         # "pledgebox-identity" comes first, so whoever opens the file sees at once what it is.
         document = {
             "pledgebox-identity": 1,
@@ -162,8 +160,9 @@ class Identity:
         path = Path(path)
         if not isinstance(passphrase, (bytes, bytearray)):
             raise TypeError("passphrase must be bytes")
-        data = files.read_small(path, _IDENTITY_MAX_BYTES, IdentityFileError,
-                                lambda: NotAnIdentity(f"{path} is far too large"))
+        data = files.read_small(
+            path, _IDENTITY_MAX_BYTES, IdentityFileError, lambda: NotAnIdentity(f"{path} is far too large")
+        )
         try:
             document = _identity_json(data)
         except ValueError:
@@ -227,8 +226,10 @@ def _is_identity(document: object) -> bool:
 
 # The header's key, quoted, in every encoding the parser accepts: found anywhere in a file (a copy pasted
 # into notes, a backup too long to load), it is a private identity.
-_MARKS = tuple(IDENTITY_MARK.decode("ascii").encode(codec)
-               for codec in ("utf-8", "utf-16-le", "utf-16-be", "utf-32-le", "utf-32-be"))
+_MARKS = tuple(
+    IDENTITY_MARK.decode("ascii").encode(codec)
+    for codec in ("utf-8", "utf-16-le", "utf-16-be", "utf-32-le", "utf-32-be")
+)
 _SCAN_CHUNK = 1 << 20
 
 

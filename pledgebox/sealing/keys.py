@@ -70,10 +70,7 @@ def _parse_key_string(text: str, prefix: str, length: int, error: type[Pledgebox
         raise error("it contains characters that are not base64url: was it altered?")
     expected = (4 * (length + _CHECKSUM) + 2) // 3
     if len(body) != expected:
-        raise error(
-            f"it has {len(body)} characters after the prefix instead of {expected}:"
-            " was it copied completely?"
-        )
+        raise error(f"it has {len(body)} characters after the prefix instead of {expected}: was it copied completely?")
     try:
         data = b64url_decode(body)
     except ValueError:
@@ -143,7 +140,6 @@ class Recipient(_PublicKey):
         raw = _parse_key_string(text, RECIPIENT_PREFIX, _MLKEM_PUBLIC + _X25519, BadRecipient)
         return cls(raw[:_MLKEM_PUBLIC], raw[_MLKEM_PUBLIC:])
 
-
     def __repr__(self) -> str:
         """The fingerprint, not 1.2 KB of key."""
         return f"<Recipient {self.fingerprint}>"
@@ -178,7 +174,6 @@ class Signer(_PublicKey):
     def from_string(cls, text: str) -> Signer:
         """Parse the printable form that keygen prints."""
         return cls(_parse_key_string(text, SIGNER_PREFIX, _ED25519, BadSigner))
-
 
     def verify(self, data: bytes, signature: bytes) -> bool:
         """True if signature is this key's signature of data; False otherwise."""

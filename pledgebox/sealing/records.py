@@ -41,8 +41,10 @@ class PlaintextTooLarge(PledgeboxError):
 class DamagedRecord(PledgeboxError):
     """The sealed record is damaged:"""
 
-    hint = ("copy the .sealed file again from the server or the USB stick (an incomplete copy is the usual cause); "
-            "review skips such a record and opens the others")
+    hint = (
+        "copy the .sealed file again from the server or the USB stick (an incomplete copy is the usual cause); "
+        "review skips such a record and opens the others"
+    )
 
 
 class NotForThisIdentity(PledgeboxError):
@@ -152,8 +154,9 @@ def parse_record(record: bytes) -> SealedRecord:
     if len(campaign) > MAX_CAMPAIGN:
         raise DamagedRecord("its campaign id is too long")
     for entry in entries:
-        if not (isinstance(entry, list) and len(entry) == 2 and isinstance(entry[0], str)
-                and _KEY_ID.fullmatch(entry[0])):
+        if not (
+            isinstance(entry, list) and len(entry) == 2 and isinstance(entry[0], str) and _KEY_ID.fullmatch(entry[0])
+        ):
             raise DamagedRecord("its key list is malformed")
         if not is_b64url(entry[1]):
             raise DamagedRecord("its ciphertext is not base64url")

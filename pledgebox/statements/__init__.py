@@ -23,8 +23,20 @@ from .base import (
     without_placeholders,
 )
 
-__all__ = ["EXTRA_HINT", "MAX_BYTES", "Booking", "ExtraMissing", "Statement", "StatementUnreadable", "decode",
-           "iso_day", "kind", "read", "read_bytes", "without_placeholders"]
+__all__ = [
+    "EXTRA_HINT",
+    "MAX_BYTES",
+    "Booking",
+    "ExtraMissing",
+    "Statement",
+    "StatementUnreadable",
+    "decode",
+    "iso_day",
+    "kind",
+    "read",
+    "read_bytes",
+    "without_placeholders",
+]
 
 
 def read(path: Path) -> Statement:

@@ -12,15 +12,33 @@ from pathlib import Path
 
 from .base import Booking, Statement, StatementUnreadable, decode, iso_day
 
-HINT = ("export the bank statement as CSV with a header row that has a reference column (e.g. "
-        "'Verwendungszweck', 'Reference') and an amount column (e.g. 'Betrag', 'Amount'), or as CAMT.053 or MT940")
+HINT = (
+    "export the bank statement as CSV with a header row that has a reference column (e.g. "
+    "'Verwendungszweck', 'Reference') and an amount column (e.g. 'Betrag', 'Amount'), or as CAMT.053 or MT940"
+)
 
-_REFERENCE_WORDS = frozenset({
-    "reference", "referenz", "zahlungsreferenz", "kundenreferenz", "verwendungszweck", "vwz", "remittance",
-    "purpose", "description", "beschreibung", "memo", "betreff", "buchungstext", "details"})
+_REFERENCE_WORDS = frozenset(
+    {
+        "reference",
+        "referenz",
+        "zahlungsreferenz",
+        "kundenreferenz",
+        "verwendungszweck",
+        "vwz",
+        "remittance",
+        "purpose",
+        "description",
+        "beschreibung",
+        "memo",
+        "betreff",
+        "buchungstext",
+        "details",
+    }
+)
 _AMOUNT_WORDS = ("amount", "betrag", "umsatz", "haben", "credit", "gutschrift", "received", "paid", "value")
-_DAY_WORDS = frozenset({"date", "datum", "buchungstag", "buchungsdatum", "valuta", "valutadatum",
-                        "wertstellung", "booking", "day"})
+_DAY_WORDS = frozenset(
+    {"date", "datum", "buchungstag", "buchungsdatum", "valuta", "valutadatum", "wertstellung", "booking", "day"}
+)
 _WORD = re.compile(r"[a-zäöüß]+")
 _MONEY_NOISE = re.compile(r"[\s\u00a0\u202f\u2009'’]|€|EUR", re.IGNORECASE)
 
@@ -36,8 +54,9 @@ def _columns(row: list[str]) -> tuple[list[int], int, int | None] | None:
     amount = None
     for word in _AMOUNT_WORDS:  # in order of preference: 'Betrag' before 'Haben'
         # The first word decides: 'Value date' is a date, not an amount.
-        amount = next((i for i, words in enumerate(names)
-                       if words[:1] == [word] and not _DAY_WORDS.intersection(words)), None)
+        amount = next(
+            (i for i, words in enumerate(names) if words[:1] == [word] and not _DAY_WORDS.intersection(words)), None
+        )
         if amount is not None:
             break
     references = [i for i, words in enumerate(names) if _REFERENCE_WORDS.intersection(words) and i != amount]
@@ -119,12 +138,16 @@ def read(path: Path, data: bytes) -> Statement:
     # The delimiter that splits the header into the most columns is the file's.
     _, delimiter, index, rows, (reference_columns, amount_column, day_column) = max(readings, key=lambda r: r[0])
     header = rows[index]
-    body = [(number, row) for number, row in enumerate(rows[index + 1:], start=index + 2) if any(row)]
+    body = [(number, row) for number, row in enumerate(rows[index + 1 :], start=index + 2) if any(row)]
     mark = _decimal_mark((row[amount_column] for _, row in body if amount_column < len(row)), delimiter)
-    result = Statement(kind=(
-        f"CSV: amount from {header[amount_column]!r}, references from "
-        + ", ".join(repr(header[i]) for i in reference_columns)
-        + f"; {'decimal comma' if mark == ',' else 'decimal point'}"), currency="")
+    result = Statement(
+        kind=(
+            f"CSV: amount from {header[amount_column]!r}, references from "
+            + ", ".join(repr(header[i]) for i in reference_columns)
+            + f"; {'decimal comma' if mark == ',' else 'decimal point'}"
+        ),
+        currency="",
+    )
     for number, row in body:
         cell = row[amount_column] if amount_column < len(row) else ""
         amount = parse_money(cell, mark)

@@ -18,8 +18,10 @@ EXTRA_HINT = "install the bank statement readers on this machine: pip install 'p
 class StatementUnreadable(PledgeboxError):
     """The bank statement could not be read:"""
 
-    hint = ("give the statement exactly as the bank exported it: CAMT.053 or CAMT.054 (XML), MT940, "
-            "or CSV with a header row")
+    hint = (
+        "give the statement exactly as the bank exported it: CAMT.053 or CAMT.054 (XML), MT940, "
+        "or CSV with a header row"
+    )
 
 
 class ExtraMissing(PledgeboxError):
@@ -60,9 +62,14 @@ def read_bytes(path: Path, limit: int = MAX_BYTES) -> bytes:
     """The file's bytes, refused before reading when larger than limit (or when it never ends)."""
     path = Path(path)
     return files.read_small(
-        path, limit, lambda detail: StatementUnreadable(detail, hint="check the file name"),
-        lambda: StatementUnreadable(f"{path} is larger than {limit // 2**20} MiB",
-                                    hint="export a shorter period (a month or a quarter) from the bank"))
+        path,
+        limit,
+        lambda detail: StatementUnreadable(detail, hint="check the file name"),
+        lambda: StatementUnreadable(
+            f"{path} is larger than {limit // 2**20} MiB",
+            hint="export a shorter period (a month or a quarter) from the bank",
+        ),
+    )
 
 
 def decode(data: bytes) -> str:

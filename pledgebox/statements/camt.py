@@ -49,8 +49,10 @@ def read(path: Path, data: bytes) -> Statement:
         # The size was checked before (statements.MAX_BYTES), so the tree's memory is bounded too.
         root = fromstring(data, forbid_dtd=True)
     except defused:
-        raise StatementUnreadable(f"{path}: it declares a document type or entities, which no bank statement "
-                                  "needs; it was not read", hint=_HINT) from None
+        raise StatementUnreadable(
+            f"{path}: it declares a document type or entities, which no bank statement needs; it was not read",
+            hint=_HINT,
+        ) from None
     except ParseError as exc:
         raise StatementUnreadable(f"{path} is not well-formed XML ({exc})", hint=_HINT) from None
     except (LookupError, ValueError):  # an encoding Python does not know, declared by the file
@@ -80,8 +82,9 @@ class _Reader:
         if not match:
             raise StatementUnreadable(f"{path} is XML, but not a CAMT.052, .053 or .054 statement", hint=_HINT)
         if int(match[2]) not in VERSIONS:
-            raise StatementUnreadable(f"{path} is camt.{match[1]}.001.{match[2]}, a version review does not "
-                                      "know yet", hint=_HINT)
+            raise StatementUnreadable(
+                f"{path} is camt.{match[1]}.001.{match[2]}, a version review does not know yet", hint=_HINT
+            )
         self.names = _Names(uri)
         self.statement = Statement(kind=f"CAMT.{match[1]} (camt.{match[1]}.001.{match[2]})", currency="")
         self.entries = 0
@@ -105,11 +108,13 @@ class _Reader:
         where = f"entry {number}"
         value = _amount(amount)
         if value is None or currency != statement.currency:
-            statement.unreadable.append(where if value is None else f"{where} (in {currency}, not "
-                                        f"{statement.currency})")
+            statement.unreadable.append(
+                where if value is None else f"{where} (in {currency}, not {statement.currency})"
+            )
             return
-        day = iso_day(next((_text_of(d[0]) for d in (kids.get("BookgDt"), kids.get("ValDt")) if d is not None and
-                            len(d)), ""))
+        day = iso_day(
+            next((_text_of(d[0]) for d in (kids.get("BookgDt"), kids.get("ValDt")) if d is not None and len(d)), "")
+        )
         entry_ids = [_text_of(kids.get("AcctSvcrRef")), _text_of(kids.get("NtryRef"))]
         transactions = [tx for details in ntry.iterfind(self.names("NtryDtls")) for tx in details]
         parts = [_Transaction(tx, cut) for tx in transactions if tx.tag[cut:] == "TxDtls"]
@@ -127,8 +132,11 @@ class _Reader:
                 continue
             # The parts of a batch share the entry's references: make them one part's by its position.
             ids = [*part.ids(), *(f"{ref}#{i}" for ref in entry_ids if ref)]
-            statement.bookings.append(Booking(f"{where}, transaction {i}", part_sign * part_amount, part.text(), day,
-                                              without_placeholders(ids)))
+            statement.bookings.append(
+                Booking(
+                    f"{where}, transaction {i}", part_sign * part_amount, part.text(), day, without_placeholders(ids)
+                )
+            )
 
 
 def _kids(element: Element, cut: int) -> dict[str, Element]:
@@ -182,9 +190,9 @@ class _Transaction:
         """Every Ustrd line, the structured creditor references (e.g. RF…) and the end-to-end id."""
         parts = []
         for item in self.kids.get("RmtInf", ()):
-            if item.tag[self.cut:] == "Ustrd":
+            if item.tag[self.cut :] == "Ustrd":
                 parts.append(_text_of(item))
-            elif item.tag[self.cut:] == "Strd":
+            elif item.tag[self.cut :] == "Strd":
                 strd = _kids(item, self.cut)
                 if "CdtrRefInf" in strd:
                     parts.append(_text_of(_kids(strd["CdtrRefInf"], self.cut).get("Ref")))

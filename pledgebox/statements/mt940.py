@@ -16,8 +16,10 @@ from .base import Booking, ExtraMissing, Statement, StatementUnreadable, decode,
 _HINT = "export the statement again from the bank (MT940, or CAMT.053 if the bank offers it)"
 # SWIFT's structured :86: (Dutch banks, /ORDP/ …) is /KEY/value pairs: /NAME/, /IBAN/, /ADDR/ and the like
 # name and locate the payer, so only the remittance keys are kept.
-_SWIFT_KEY = re.compile(r"/(TRTP|IBAN|BIC|NAME|REMI|EREF|ORDP|BENM|ADDR|CSID|MARF|PURP|CNTP|RTRN|ULTC|ULTD|ID|"
-                        r"CDTRREFTP|CDTRREF|ISDT|PREF|EXCH|CHGS|SVCL|MREF|OCMT)/")
+_SWIFT_KEY = re.compile(
+    r"/(TRTP|IBAN|BIC|NAME|REMI|EREF|ORDP|BENM|ADDR|CSID|MARF|PURP|CNTP|RTRN|ULTC|ULTD|ID|"
+    r"CDTRREFTP|CDTRREF|ISDT|PREF|EXCH|CHGS|SVCL|MREF|OCMT)/"
+)
 _REMITTANCE = {"REMI", "EREF", "CDTRREF"}
 
 
@@ -88,8 +90,15 @@ def _booking(result: Statement, data: dict, where: str) -> None:
     parts = [_remittance(str(p)) for p in parts if p]
     day = data.get("entry_date") or data.get("date")
     ids = without_placeholders([data.get("bank_reference"), end_to_end])
-    result.bookings.append(Booking(where, amount, " ".join(p.strip() for p in parts if p.strip()),
-                                   day.isoformat() if hasattr(day, "isoformat") else "", ids))
+    result.bookings.append(
+        Booking(
+            where,
+            amount,
+            " ".join(p.strip() for p in parts if p.strip()),
+            day.isoformat() if hasattr(day, "isoformat") else "",
+            ids,
+        )
+    )
 
 
 def _remittance(text: str) -> str:
@@ -98,5 +107,6 @@ def _remittance(text: str) -> str:
     if not _SWIFT_KEY.match(flat):
         return text
     parts = _SWIFT_KEY.split(flat)  # "", key, value, key, value, …
-    return " ".join(value.strip("/ ") for key, value in zip(parts[1::2], parts[2::2], strict=True)
-                    if key in _REMITTANCE)
+    return " ".join(
+        value.strip("/ ") for key, value in zip(parts[1::2], parts[2::2], strict=True) if key in _REMITTANCE
+    )

@@ -18,8 +18,9 @@ def served(tmp_path_factory, identities):
     """waitress serving a test campaign (confirm without waiting, figures published) in a thread."""
     data = tmp_path_factory.mktemp("browser-data")
     # token_min_age = 0: the tests confirm as fast as a keyboard can, without sleeping.
-    (data / "campaign.toml").write_text(campaign_toml(identities[:1]) + "\n[limits]\ntoken_min_age = 0\n",
-                                        encoding="utf-8")
+    (data / "campaign.toml").write_text(
+        campaign_toml(identities[:1]) + "\n[limits]\ntoken_min_age = 0\n", encoding="utf-8"
+    )
     cfg = config.load(data)
     campaign.write_totals(cfg.state_dir, TOTALS)
     counted = Counted(web.build_app(cfg, clock=RunningClock(START)))
@@ -38,5 +39,3 @@ def browsers(served, tmp_path_factory):
     made = Browsers(tmp_path_factory.mktemp("chromium"))
     yield made
     made.quit()
-
-

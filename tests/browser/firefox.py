@@ -19,8 +19,10 @@ import pytest
 from .harness import stale
 
 FIREFOX = Path("/usr/bin/firefox-esr")
-INSTALL_HINT = ("run `bash scripts/install-system-deps.sh` (Debian's firefox-esr) and "
-                "`pip install -e '.[test]'` (marionette-driver)")
+INSTALL_HINT = (
+    "run `bash scripts/install-system-deps.sh` (Debian's firefox-esr) and "
+    "`pip install -e '.[test]'` (marionette-driver)"
+)
 START_TIMEOUT = 60
 
 # Tor Browser's "Safest" level, as Tor Browser sets it (tor-browser, toolkit/components/securitylevel/
@@ -93,12 +95,14 @@ return Services.console.getMessageArray().map(m => {
 
 def user_js(prefs: dict) -> str:
     """The prefs as a user.js file."""
+
     def value(v):
         if isinstance(v, bool):
             return "true" if v else "false"
         if isinstance(v, int):
             return str(v)
         return '"' + v.replace("\\", "\\\\").replace('"', '\\"') + '"'
+
     return "".join(f'user_pref("{name}", {value(v)});\n' for name, v in prefs.items())
 
 
@@ -123,10 +127,22 @@ class Firefox:
         self.log = open(profile.parent / f"{profile.name}.log", "wb")
         # -remote-allow-system-access: only to read Firefox's console (CSP reports) in the chrome context.
         self.process = subprocess.Popen(
-            [str(FIREFOX), "--headless", "--marionette", "--no-remote", "-remote-allow-system-access", "--kiosk",
-             "--profile", str(profile)], stdout=self.log, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL,
+            [
+                str(FIREFOX),
+                "--headless",
+                "--marionette",
+                "--no-remote",
+                "-remote-allow-system-access",
+                "--kiosk",
+                "--profile",
+                str(profile),
+            ],
+            stdout=self.log,
+            stderr=subprocess.STDOUT,
+            stdin=subprocess.DEVNULL,
             # The window's size is set at start: headless Firefox will not resize below 500 px later.
-            env=os.environ | {"MOZ_HEADLESS_WIDTH": str(window[0]), "MOZ_HEADLESS_HEIGHT": str(window[1])})
+            env=os.environ | {"MOZ_HEADLESS_WIDTH": str(window[0]), "MOZ_HEADLESS_HEIGHT": str(window[1])},
+        )
         try:
             port = self._port(profile / "MarionetteActivePort")
             self.m = Marionette(host="127.0.0.1", port=port, socket_timeout=60)
@@ -151,7 +167,9 @@ class Firefox:
                 "const [n] = arguments, p = Services.prefs;"
                 "switch (p.getPrefType(n)) { case p.PREF_BOOL: return p.getBoolPref(n);"
                 " case p.PREF_INT: return p.getIntPref(n); case p.PREF_STRING: return p.getStringPref(n); }"
-                "return null;", script_args=[name])
+                "return null;",
+                script_args=[name],
+            )
 
     def console(self) -> list[tuple[str, str, str]]:
         """Everything Firefox's console holds: (category, message, source) for each entry."""
@@ -165,8 +183,11 @@ class Firefox:
 
     def csp_violations(self) -> list[str]:
         """The console's Content-Security-Policy complaints (category CSP, or naming the policy)."""
-        return [f"{cat}: {msg} ({src})" for cat, msg, src in self.console()
-                if cat.upper().startswith("CSP") or CSP_PATTERN.search(msg)]
+        return [
+            f"{cat}: {msg} ({src})"
+            for cat, msg, src in self.console()
+            if cat.upper().startswith("CSP") or CSP_PATTERN.search(msg)
+        ]
 
     def ready_state(self) -> str:
         """document.readyState of the page (read by Marionette, not by the page)."""
@@ -204,7 +225,6 @@ class Firefox:
         self.log.close()
 
 
-
 def fill_pledge(m, *, amount: str, designation: str, method: str, pseudonym: str, message: str) -> None:
     """Fill in the pledge form on the page in front of Marionette (what was in a field is replaced)."""
     for field, value in (("amount", amount), ("pseudonym", pseudonym), ("message", message)):
@@ -217,16 +237,20 @@ def fill_pledge(m, *, amount: str, designation: str, method: str, pseudonym: str
 
 # Elements that need what Safest turns off (or that the CSP would refuse): scripts, SVG, MathML, plugins,
 # frames, media, canvas, outside style sheets, preloads, and inline style attributes.
-NEEDS_MORE_THAN_SAFEST = ("script, noscript, svg, math, object, embed, iframe, frame, video, audio, canvas, [style], "
-                          "link[rel~=stylesheet], link[rel~=preload], link[rel~=prefetch], img:not([src^='data:'])")
+NEEDS_MORE_THAN_SAFEST = (
+    "script, noscript, svg, math, object, embed, iframe, frame, video, audio, canvas, [style], "
+    "link[rel~=stylesheet], link[rel~=preload], link[rel~=prefetch], img:not([src^='data:'])"
+)
 INLINE_HANDLER = re.compile(r"<[a-z][^>]*\son[a-z]+\s*=", re.I)
 NEEDS_IN_CSS = re.compile(r"@font-face|@import|url\(", re.I)
 
 
 def safest_problems(m) -> list[str]:
     """What the page in front of Marionette uses that Tor Browser's Safest level turns off."""
-    problems = [f"<{e.tag_name}>" + (" with a style attribute" if e.get_attribute("style") is not None else "")
-                for e in m.find_elements("css selector", NEEDS_MORE_THAN_SAFEST)]
+    problems = [
+        f"<{e.tag_name}>" + (" with a style attribute" if e.get_attribute("style") is not None else "")
+        for e in m.find_elements("css selector", NEEDS_MORE_THAN_SAFEST)
+    ]
     if handler := INLINE_HANDLER.search(m.page_source):
         problems.append(f"an inline event handler: {handler.group(0)[:80]}")
     css = " ".join(e.get_property("textContent") for e in m.find_elements("css selector", "style"))

@@ -30,8 +30,9 @@ CHROMEDRIVER = Path("/usr/bin/chromedriver")
 W3M = Path("/usr/bin/w3m")
 AXE = ROOT / "node_modules" / "axe-core" / "axe.min.js"
 VNU = ROOT / "node_modules" / "vnu-jar" / "build" / "dist" / "vnu.jar"
-INSTALL_HINT = ("run `bash scripts/install-system-deps.sh` "
-                "(it installs chromium, chromium-driver, w3m, Java and runs npm ci)")
+INSTALL_HINT = (
+    "run `bash scripts/install-system-deps.sh` (it installs chromium, chromium-driver, w3m, Java and runs npm ci)"
+)
 
 # Content viewports: a desktop, Tor Browser's letterboxed maximum, and a small phone.
 SIZES = {"desktop": (1400, 900), "letterbox": (1000, 900), "phone": (360, 740)}
@@ -44,25 +45,44 @@ CSP_WORDS = ("Content Security Policy", "Refused to")
 
 # What the donor types, and how the page must show it back.
 DONOR = {
-    "en": {"bad": "twenty", "good": "1,000.50", "shown": "€1,000.50", "pseudonym": "Лиса",
-           "message": "For the letter evenings."},
-    "de": {"bad": "zwanzig", "good": "1.000,50", "shown": "1.000,50\u00a0€", "pseudonym": "Füchsin",
-           "message": "Für die Briefabende – Solidarität!"},
+    "en": {
+        "bad": "twenty",
+        "good": "1,000.50",
+        "shown": "€1,000.50",
+        "pseudonym": "Лиса",
+        "message": "For the letter evenings.",
+    },
+    "de": {
+        "bad": "zwanzig",
+        "good": "1.000,50",
+        "shown": "1.000,50\u00a0€",
+        "pseudonym": "Füchsin",
+        "message": "Für die Briefabende – Solidarität!",
+    },
 }
 GOAL, DAYS_LEFT, PERCENT = Decimal("2500"), 36, 69  # the test campaign on 2026-11-25, TOTALS published
 
 
 def other_pages(t, lang: str) -> tuple[tuple[str, int, str], ...]:
     """(path, status, heading) of the pages besides the pledge flow: privacy, mirrors, a missing page."""
-    return ((f"/{lang}/privacy", 200, t("privacy.title")), (f"/{lang}/mirror", 200, t("mirror.title")),
-            (f"/{lang}/no-such-page", 404, t("site.not_found_title")))
+    return (
+        (f"/{lang}/privacy", 200, t("privacy.title")),
+        (f"/{lang}/mirror", 200, t("mirror.title")),
+        (f"/{lang}/no-such-page", 404, t("site.not_found_title")),
+    )
 
 
 def widget_figures(t) -> tuple[str, ...]:
     """The widget's sentences for the test campaign, as WebDriver reports them (a no-break space as a plain one)."""
-    return tuple(s.replace("\u00a0", " ") for s in (
-        t("widget.percent", percent=PERCENT, goal=t.money(GOAL)), t("widget.reached", amount=t.money(TOTALS.raised)),
-        t("widget.pledged", amount=t.money(TOTALS.pledged)), t.plural("widget.days_left", DAYS_LEFT)))
+    return tuple(
+        s.replace("\u00a0", " ")
+        for s in (
+            t("widget.percent", percent=PERCENT, goal=t.money(GOAL)),
+            t("widget.reached", amount=t.money(TOTALS.raised)),
+            t("widget.pledged", amount=t.money(TOTALS.pledged)),
+            t.plural("widget.days_left", DAYS_LEFT),
+        )
+    )
 
 
 def require(path: Path | str | None, what: str) -> Path:
@@ -131,13 +151,26 @@ def chromium_options(profile: Path, *, javascript: bool) -> webdriver.ChromeOpti
     """Headless Debian Chromium: a fresh profile, no network but loopback, JavaScript as asked."""
     options = webdriver.ChromeOptions()
     options.binary_location = str(CHROMIUM)
-    for arg in ("--headless=new", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
-                "--disable-background-networking", "--disable-component-update", "--disable-sync",
-                "--disable-default-apps", "--disable-extensions", "--no-default-browser-check",
-                "--disable-dev-shm-usage", "--lang=en-US", f"--user-data-dir={profile}",
-                # Nothing but loopback: every other name fails to resolve, and any proxied
-                # request goes to a closed loopback port.
-                "--proxy-server=http://127.0.0.1:9", "--host-resolver-rules=MAP * ~NOTFOUND , EXCLUDE 127.0.0.1"):
+    for arg in (
+        "--headless=new",
+        "--no-sandbox",
+        "--disable-gpu",
+        "--disable-quic",
+        "--no-first-run",
+        "--disable-background-networking",
+        "--disable-component-update",
+        "--disable-sync",
+        "--disable-default-apps",
+        "--disable-extensions",
+        "--no-default-browser-check",
+        "--disable-dev-shm-usage",
+        "--lang=en-US",
+        f"--user-data-dir={profile}",
+        # Nothing but loopback: every other name fails to resolve, and any proxied
+        # request goes to a closed loopback port.
+        "--proxy-server=http://127.0.0.1:9",
+        "--host-resolver-rules=MAP * ~NOTFOUND , EXCLUDE 127.0.0.1",
+    ):
         options.add_argument(arg)
     if not javascript:
         options.add_argument("--blink-settings=scriptEnabled=false")
@@ -160,13 +193,16 @@ class Browsers:
             require(CHROMIUM, "Debian's chromium")
             require(CHROMEDRIVER, "Debian's chromium-driver")
             profile = Path(tempfile.mkdtemp(prefix="profile-", dir=self.tmp))
-            driver = webdriver.Chrome(options=chromium_options(profile, javascript=javascript),
-                                      service=Service(str(CHROMEDRIVER)))
+            driver = webdriver.Chrome(
+                options=chromium_options(profile, javascript=javascript), service=Service(str(CHROMEDRIVER))
+            )
             width, height = SIZES[size]
             driver.set_window_size(width, height + 200)
             # The content area itself gets the size (headless counts browser chrome in the window).
-            driver.execute_cdp_cmd("Emulation.setDeviceMetricsOverride", {
-                "width": width, "height": height, "deviceScaleFactor": 1, "mobile": size == "phone"})
+            driver.execute_cdp_cmd(
+                "Emulation.setDeviceMetricsOverride",
+                {"width": width, "height": height, "deviceScaleFactor": 1, "mobile": size == "phone"},
+            )
             driver.set_page_load_timeout(PAGE_TIMEOUT)
             self.drivers[key] = driver
         return self.drivers[key]
@@ -216,13 +252,15 @@ class Visit:
         if old is not None:
             WebDriverWait(driver, PAGE_TIMEOUT).until(lambda d: stale(old))
         WebDriverWait(driver, PAGE_TIMEOUT).until(
-            lambda d: d.execute_script("return document.readyState") == "complete")
+            lambda d: d.execute_script("return document.readyState") == "complete"
+        )
         time.sleep(SETTLE)
         urls, statuses = network_requests(driver)
         assert urls == [self.served.url(path)], f"{method} {path}: the browser fetched {urls}"
         assert statuses == [status], f"{method} {path}: answered {statuses}, not {status}"
-        assert self.served.counted.since(mark) == [(method, path)], \
+        assert self.served.counted.since(mark) == [(method, path)], (
             f"{method} {path}: the server saw {self.served.counted.since(mark)}"
+        )
         # Chromium notes an error status of the page itself; that one is expected, nothing else.
         own = f"{self.served.url(path)} - Failed to load resource: the server responded with a status of {status} "
         logged = [entry["message"] for entry in driver.get_log("browser") if not entry["message"].startswith(own)]
@@ -259,7 +297,8 @@ def focused(driver) -> dict:
         "const e = document.activeElement;"
         "return {tag: e.tagName.toLowerCase(), id: e.id, name: e.getAttribute('name') || '',"
         " type: e.getAttribute('type') || '', value: e.value === undefined ? '' : e.value,"
-        " text: (e.textContent || '').trim()};")
+        " text: (e.textContent || '').trim()};"
+    )
 
 
 def tab_to(driver, wanted, what: str, limit: int = 60) -> dict:
@@ -277,11 +316,15 @@ def screenshot(driver, name: str, *, whole: bool = False) -> Path:
     SCREENSHOTS.mkdir(parents=True, exist_ok=True)
     path = SCREENSHOTS / f"{name}.png"
     if whole:
-        width, height = driver.execute_script(
-            "return [innerWidth, document.documentElement.scrollHeight]")
-        shot = driver.execute_cdp_cmd("Page.captureScreenshot", {
-            "format": "png", "captureBeyondViewport": True,
-            "clip": {"x": 0, "y": 0, "width": width, "height": height, "scale": 1}})
+        width, height = driver.execute_script("return [innerWidth, document.documentElement.scrollHeight]")
+        shot = driver.execute_cdp_cmd(
+            "Page.captureScreenshot",
+            {
+                "format": "png",
+                "captureBeyondViewport": True,
+                "clip": {"x": 0, "y": 0, "width": width, "height": height, "scale": 1},
+            },
+        )
         path.write_bytes(base64.b64decode(shot["data"]))
     else:
         assert driver.save_screenshot(str(path)), f"no screenshot for {name}"
@@ -326,16 +369,18 @@ return out;
 
 def rgb(css: str) -> tuple[float, float, float]:
     """(r, g, b) from a computed 'rgb(…)' or 'rgba(…)' colour."""
-    parts = css[css.index("(") + 1:css.index(")")].replace("/", ",").split(",")
+    parts = css[css.index("(") + 1 : css.index(")")].replace("/", ",").split(",")
     return tuple(float(p) for p in parts[:3])
 
 
 def contrast(a: tuple, b: tuple) -> float:
     """The WCAG contrast ratio of two sRGB colours."""
+
     def luminance(c):
         ch = [v / 255 for v in c]
         ch = [v / 12.92 if v <= 0.04045 else ((v + 0.055) / 1.055) ** 2.4 for v in ch]
         return 0.2126 * ch[0] + 0.7152 * ch[1] + 0.0722 * ch[2]
+
     hi, lo = sorted((luminance(a), luminance(b)), reverse=True)
     return (hi + 0.05) / (lo + 0.05)
 
@@ -347,8 +392,12 @@ def focus_problem(state: dict) -> str:
     ratio = contrast(rgb(state["color"]), rgb(state["background"]))
     if ratio < 3:
         return f"{state['what']}: outline contrast {ratio:.2f} < 3 against its background"
-    if state["bottom"] <= 0 or state["top"] >= state["inner_h"] or state["right"] <= 0 \
-            or state["left"] >= state["inner_w"]:
+    if (
+        state["bottom"] <= 0
+        or state["top"] >= state["inner_h"]
+        or state["right"] <= 0
+        or state["left"] >= state["inner_w"]
+    ):
         return f"{state['what']}: focused but outside the window"
     if state["skip"] and (state["height"] < 24 or state["width_px"] < 24):
         return f"{state['what']}: the skip link is only {state['width_px']:.0f}x{state['height']:.0f} px when focused"

@@ -94,7 +94,9 @@ def test_no_wcag_violations(browsers, served, axe_source, lang, size):
 
     assert not found, "axe found WCAG violations:\n" + "\n".join(
         f"  {state}: [{v['impact']}] {v['rule']}: {v['help']}\n      " + "\n      ".join(v["nodes"][:5])
-        for state, violations in found.items() for v in violations)
+        for state, violations in found.items()
+        for v in violations
+    )
 
 
 def test_axe_would_notice(browsers, served, axe_source):
@@ -102,7 +104,8 @@ def test_axe_would_notice(browsers, served, axe_source):
     driver = browsers.get("desktop", javascript=True)
     driver.set_script_timeout(60)
     driver.get(served.url("/en/"))
-    driver.execute_script("document.querySelector('.call').style.color = '#c8c8c8';"
-                          "document.querySelector('label[for=amount]').remove();")
+    driver.execute_script(
+        "document.querySelector('.call').style.color = '#c8c8c8';document.querySelector('label[for=amount]').remove();"
+    )
     rules = {v["rule"] for v in audit(driver, axe_source)}
     assert {"color-contrast", "label"} <= rules, rules

@@ -60,8 +60,10 @@ def test_csp_violations_would_be_seen(browsers, served):
     """A control: an inline style and an outside image added to a page show up as CSP complaints."""
     driver = browsers.get("desktop")
     Visit(driver, served).get("/en/control", 404)  # a no-store page: later visits still reach the server
-    driver.execute_script("document.head.append(Object.assign(document.createElement('style'), {textContent: 'p{}'}));"
-                          "document.body.append(Object.assign(document.createElement('img'), {src: '/favicon.ico'}));")
+    driver.execute_script(
+        "document.head.append(Object.assign(document.createElement('style'), {textContent: 'p{}'}));"
+        "document.body.append(Object.assign(document.createElement('img'), {src: '/favicon.ico'}));"
+    )
     time.sleep(SETTLE)
     logged = [entry["message"] for entry in driver.get_log("browser")]
     assert sum(any(w in m for w in CSP_WORDS) for m in logged) >= 2, logged

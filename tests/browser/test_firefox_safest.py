@@ -59,8 +59,9 @@ class Visit:
         self.browser.navigated(action, PAGE_TIMEOUT)
         time.sleep(SETTLE)
         assert m.get_url() == self.served.url(path), f"{method} {path}: Firefox is at {m.get_url()}"
-        assert self.served.counted.since(mark) == [(method, path)], \
+        assert self.served.counted.since(mark) == [(method, path)], (
             f"{method} {path}: the server saw {self.served.counted.since(mark)}"
+        )
         assert self.served.counted.statuses_since(mark) == [status], f"{method} {path}: not answered {status}"
         assert not (problems := safest_problems(m)), f"{path} needs what Safest turns off: {problems}"
         assert not (csp := self.browser.csp_violations()), f"CSP violations on {path}: {csp}"
@@ -85,10 +86,12 @@ class BrokenPage(http.server.BaseHTTPRequestHandler):
     """A page under the app's own CSP that breaks it three ways, plus a script that would retitle it."""
 
     csp = ""
-    body = (b'<!DOCTYPE html><html lang="en"><head><meta charset="utf-8"><title>before</title>'
-            b'<link rel="icon" href="data:,"><link rel="stylesheet" href="/outside.css"></head>'
-            b'<body><p style="color:red">styled</p><img src="/outside.png" alt="outside">'
-            b"<script>document.title = 'after'</script></body></html>")
+    body = (
+        b'<!DOCTYPE html><html lang="en"><head><meta charset="utf-8"><title>before</title>'
+        b'<link rel="icon" href="data:,"><link rel="stylesheet" href="/outside.css"></head>'
+        b'<body><p style="color:red">styled</p><img src="/outside.png" alt="outside">'
+        b"<script>document.title = 'after'</script></body></html>"
+    )
 
     def do_GET(self):  # noqa: N802 - the name http.server calls
         self.send_response(200 if self.path == "/broken" else 404)
@@ -161,8 +164,14 @@ def test_pledge_in_firefox_at_safest(firefoxes, served, lang, size):
     screenshot(browser, f"error-{lang}-{size}")
 
     # Fixed; a group, a pseudonym and a message; sent.
-    fill_pledge(m, amount=donor["good"], designation="abc-irkutsk", method="sepa", pseudonym=donor["pseudonym"],
-                message=donor["message"])
+    fill_pledge(
+        m,
+        amount=donor["good"],
+        designation="abc-irkutsk",
+        method="sepa",
+        pseudonym=donor["pseudonym"],
+        message=donor["message"],
+    )
     visit(lambda: m.find_element("css selector", "form#pledge button").click(), "POST", f"/{lang}/pledge")
     assert text(m, "h1") == t("check.title")
     facts = text(m, "dl.facts")

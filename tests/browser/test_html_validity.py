@@ -19,8 +19,15 @@ from .harness import LANGS, VNU, require
 
 pytestmark = pytest.mark.browser
 
-PLEDGE = {"amount": "25", "designation": "split", "method": "sepa", "pseudonym": "", "contact": "",
-          "message": "", "website": ""}
+PLEDGE = {
+    "amount": "25",
+    "designation": "split",
+    "method": "sepa",
+    "pseudonym": "",
+    "contact": "",
+    "message": "",
+    "website": "",
+}
 
 
 def fetch(url: str, form: dict | None = None, body: bytes | None = None) -> tuple[int, str]:
@@ -39,23 +46,43 @@ def fetch(url: str, form: dict | None = None, body: bytes | None = None) -> tupl
 
 def hidden_fields(html: str) -> dict[str, str]:
     """The hidden inputs a check page carries back."""
-    return {name: htmllib.unescape(value)
-            for name, value in re.findall(r'<input type="hidden" name="([^"]+)" value="([^"]*)"', html)}
+    return {
+        name: htmllib.unescape(value)
+        for name, value in re.findall(r'<input type="hidden" name="([^"]+)" value="([^"]*)"', html)
+    }
 
 
 def states(served, lang: str) -> dict[str, tuple[int, str]]:
     """Every page and state in one language: name -> (status, HTML)."""
     url = lambda path: served.url(f"/{lang}{path}")  # noqa: E731
-    out = {name: fetch(url(path)) for name, path in
-           (("appeal", "/"), ("privacy", "/privacy"), ("mirror", "/mirror"), ("not-found", "/no-such-page"))}
+    out = {
+        name: fetch(url(path))
+        for name, path in (
+            ("appeal", "/"),
+            ("privacy", "/privacy"),
+            ("mirror", "/mirror"),
+            ("not-found", "/no-such-page"),
+        )
+    }
     out["error-amount"] = fetch(url("/pledge"), PLEDGE | {"amount": "twenty"})
-    out["error-every-field"] = fetch(url("/pledge"), PLEDGE | {
-        "amount": "", "designation": "nobody", "method": "gold", "pseudonym": "x" * 81,
-        "contact": "z" * 201, "message": "y" * 2001})
+    out["error-every-field"] = fetch(
+        url("/pledge"),
+        PLEDGE
+        | {
+            "amount": "",
+            "designation": "nobody",
+            "method": "gold",
+            "pseudonym": "x" * 81,
+            "contact": "z" * 201,
+            "message": "y" * 2001,
+        },
+    )
     out["honeypot"] = fetch(url("/pledge"), PLEDGE | {"website": "http://spam.example"})
     for method in ("sepa", "cash", "xmr"):
-        status, check = fetch(url("/pledge"), PLEDGE | {"method": method, "pseudonym": "Лиса & <Fuchs>",
-                                                       "message": "Zeile 1\nZeile 2 – Grüße"})
+        status, check = fetch(
+            url("/pledge"),
+            PLEDGE | {"method": method, "pseudonym": "Лиса & <Fuchs>", "message": "Zeile 1\nZeile 2 – Grüße"},
+        )
         assert status == 200, check
         fields = hidden_fields(check)
         if method == "sepa":
@@ -70,9 +97,21 @@ def test_every_page_is_valid_html(served, tmp_path):
     """All pages and states, both languages, saved and checked in one vnu run."""
     java = require(shutil.which("java"), "Java")
     jar = require(VNU, "npm's vnu-jar")
-    expected = {"appeal": 200, "privacy": 200, "mirror": 200, "not-found": 404, "error-amount": 400,
-                "error-every-field": 400, "honeypot": 400, "check": 200, "check-notice": 400,
-                "edit": 200, "receipt-sepa": 200, "receipt-cash": 200, "receipt-xmr": 200}
+    expected = {
+        "appeal": 200,
+        "privacy": 200,
+        "mirror": 200,
+        "not-found": 404,
+        "error-amount": 400,
+        "error-every-field": 400,
+        "honeypot": 400,
+        "check": 200,
+        "check-notice": 400,
+        "edit": 200,
+        "receipt-sepa": 200,
+        "receipt-cash": 200,
+        "receipt-xmr": 200,
+    }
     files = []
     for lang in LANGS:
         for name, (status, html) in states(served, lang).items():
@@ -81,8 +120,12 @@ def test_every_page_is_valid_html(served, tmp_path):
             path.write_text(html, encoding="utf-8")
             files.append(path)
     assert len(files) == 2 * len(expected)
-    run = subprocess.run([java, "-jar", str(jar), "--errors-only", "--format", "json", *map(str, files)],
-                         capture_output=True, text=True, timeout=120)
+    run = subprocess.run(
+        [java, "-jar", str(jar), "--errors-only", "--format", "json", *map(str, files)],
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
     messages = json.loads(run.stderr or '{"messages": []}')["messages"]
     report = "\n".join(f"  {m['url'].rsplit('/', 1)[-1]}:{m.get('lastLine', '?')}: {m['message']}" for m in messages)
     assert not messages and run.returncode == 0, f"vnu found errors:\n{report}"

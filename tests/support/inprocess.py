@@ -14,20 +14,29 @@ from pledgebox import circuits, connections, serve
 
 def echo_app(seen: list):
     """A WSGI app answering 200 with the circuit label (hex) and the body's length; it notes every call."""
+
     def app(environ, start_response):
         body = environ["wsgi.input"].read()
         label = environ.get(circuits.ENVIRON_KEY)
         seen.append((environ["PATH_INFO"], label, len(body)))
         start_response("200 OK", [("Content-Type", "text/plain")])
         return [f"circuit={label.hex() if label else '-'} body={len(body)}".encode()]
+
     return app
 
 
 class InProcessServer:
     """A loopback waitress server on a free port, run by a thread, with connections.attach applied."""
 
-    def __init__(self, app, *, proxy_protocol: bool = False, head: float = connections.HEAD_DEADLINE,
-                 body: float = connections.BODY_DEADLINE, **overrides):
+    def __init__(
+        self,
+        app,
+        *,
+        proxy_protocol: bool = False,
+        head: float = connections.HEAD_DEADLINE,
+        body: float = connections.BODY_DEADLINE,
+        **overrides,
+    ):
         kw = serve.settings(host="127.0.0.1", port=0) | {"threads": 4} | overrides
         self.map: dict = {}
         self.server = waitress.create_server(app, map=self.map, **kw)

@@ -44,8 +44,7 @@ class ServerFailed(RuntimeError):
 class Server:
     """`python app.py serve --data DIR --host 127.0.0.1 --port P`, its output kept in files beside DIR."""
 
-    def __init__(self, data: Path, *, log_dir: Path | None = None, args: tuple[str, ...] = (),
-                 preexec_fn=None):
+    def __init__(self, data: Path, *, log_dir: Path | None = None, args: tuple[str, ...] = (), preexec_fn=None):
         self.data = Path(data)
         # With --proxy-protocol every connection, the readiness probe's too, begins with a PROXY line.
         self.first_bytes = b"PROXY UNKNOWN\r\n" if "--proxy-protocol" in args else b""
@@ -74,9 +73,24 @@ class Server:
             err = open(self.log_dir / f"server-{self.port}-{self.runs}.err", "wb")
             with out, err:
                 self.proc = subprocess.Popen(
-                    [sys.executable, str(ROOT / "app.py"), "serve", "--data", str(self.data),
-                     "--host", "127.0.0.1", "--port", str(self.port), *self.args],
-                    cwd=ROOT, stdout=out, stderr=err, stdin=subprocess.DEVNULL, preexec_fn=self.preexec_fn)
+                    [
+                        sys.executable,
+                        str(ROOT / "app.py"),
+                        "serve",
+                        "--data",
+                        str(self.data),
+                        "--host",
+                        "127.0.0.1",
+                        "--port",
+                        str(self.port),
+                        *self.args,
+                    ],
+                    cwd=ROOT,
+                    stdout=out,
+                    stderr=err,
+                    stdin=subprocess.DEVNULL,
+                    preexec_fn=self.preexec_fn,
+                )
             if self._wait_ready(timeout):
                 return self
             self.kill()
@@ -158,8 +172,9 @@ class Client:
         self.headers = dict(headers or {})
         self.conn: http.client.HTTPConnection | None = None
 
-    def request(self, method: str, path: str, body: bytes | None = None,
-                headers: dict | None = None) -> tuple[int, dict, bytes]:
+    def request(
+        self, method: str, path: str, body: bytes | None = None, headers: dict | None = None
+    ) -> tuple[int, dict, bytes]:
         """One request; (status, lower-cased headers, body)."""
         if self.conn is None:
             self.conn = http.client.HTTPConnection(*self.host, timeout=self.timeout)
@@ -178,8 +193,7 @@ class Client:
     def post(self, path: str, fields, headers: dict | None = None) -> tuple[int, dict, bytes]:
         """POST a URL-encoded form (a dict or a list of pairs), UTF-8 like a browser."""
         body = urlencode(fields, encoding="utf-8").encode("ascii")
-        return self.request("POST", path, body,
-                            {"Content-Type": "application/x-www-form-urlencoded"} | (headers or {}))
+        return self.request("POST", path, body, {"Content-Type": "application/x-www-form-urlencoded"} | (headers or {}))
 
     def check(self, lang: str, fields: dict, headers: dict | None = None) -> list[tuple[str, str]]:
         """Submit the form; the check page's hidden fields (with the token)."""
@@ -239,8 +253,12 @@ def stored_plaintexts(data: Path, identity: sealing.Identity, out: Path) -> list
     keyfile, passfile, report = (out.with_name(out.name + suffix) for suffix in (".identity", ".pass", ".json"))
     identity.save(keyfile, PASSPHRASE, scrypt_n=FAST_SCRYPT)
     passfile.write_bytes(PASSPHRASE + b"\n")
-    assert cli.main(["review", str(out), "--identity", str(keyfile), "--passphrase-file", str(passfile),
-                     "--json", str(report)]) == 0
+    assert (
+        cli.main(
+            ["review", str(out), "--identity", str(keyfile), "--passphrase-file", str(passfile), "--json", str(report)]
+        )
+        == 0
+    )
     doc = json.loads(report.read_text(encoding="utf-8"))
     assert doc["damaged"] == [] and doc["conflicts"] == [] and doc["duplicates"] == 0
     # The raw records too, opened directly: review must agree with them.

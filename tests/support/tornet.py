@@ -268,8 +268,9 @@ class _SocksHTTPConnection(http.client.HTTPConnection):
         self._isolation = isolation
 
     def connect(self) -> None:
-        self.sock = socks5_connect(self._socks_port, self.host, self.port, timeout=self.timeout,
-                                   isolation=self._isolation)
+        self.sock = socks5_connect(
+            self._socks_port, self.host, self.port, timeout=self.timeout, isolation=self._isolation
+        )
 
 
 def fetch(
@@ -535,28 +536,51 @@ class TorNetwork:
             keys.mkdir(mode=0o700)
             p = subprocess.Popen(
                 [
-                    self._gencert, "--create-identity-key", "--passphrase-fd", "0",
-                    "-m", "12", "-a", f"127.0.0.1:{n.dirport}",
-                    "-i", str(keys / "authority_identity_key"),
-                    "-s", str(keys / "authority_signing_key"),
-                    "-c", str(keys / "authority_certificate"),
+                    self._gencert,
+                    "--create-identity-key",
+                    "--passphrase-fd",
+                    "0",
+                    "-m",
+                    "12",
+                    "-a",
+                    f"127.0.0.1:{n.dirport}",
+                    "-i",
+                    str(keys / "authority_identity_key"),
+                    "-s",
+                    str(keys / "authority_signing_key"),
+                    "-c",
+                    str(keys / "authority_certificate"),
                 ],
-                stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=subprocess.STDOUT,
+                stdin=subprocess.PIPE,
+                stdout=subprocess.PIPE,
+                stderr=subprocess.STDOUT,
             )
             # The passphrase protects the identity key on disk; it is thrown away.
             p.stdin.write(b"tornet-test-passphrase\n")
             p.stdin.flush()
             jobs.append((f"tor-gencert for {n.name}", p))
         for n in self.relays:
-            jobs.append((
-                f"tor --list-fingerprint for {n.name}",
-                self._run([
-                    self._tor, "--quiet", "--ignore-missing-torrc", "-f", os.devnull,
-                    "--list-fingerprint", "--ORPort", "1",
-                    "--DataDirectory", str(n.datadir),
-                    "--Nickname", n.name,
-                ]),
-            ))
+            jobs.append(
+                (
+                    f"tor --list-fingerprint for {n.name}",
+                    self._run(
+                        [
+                            self._tor,
+                            "--quiet",
+                            "--ignore-missing-torrc",
+                            "-f",
+                            os.devnull,
+                            "--list-fingerprint",
+                            "--ORPort",
+                            "1",
+                            "--DataDirectory",
+                            str(n.datadir),
+                            "--Nickname",
+                            n.name,
+                        ]
+                    ),
+                )
+            )
         failures = []
         try:
             for what, p in jobs:
@@ -581,16 +605,14 @@ class TorNetwork:
             # --list-fingerprint leaves a lock file; tor takes its own.
             (n.datadir / "lock").unlink(missing_ok=True)
         for n in self.authorities:
-            m = re.search(r"^fingerprint ([0-9A-F]{40})$",
-                          _read(n.datadir / "keys" / "authority_certificate"), re.M)
+            m = re.search(r"^fingerprint ([0-9A-F]{40})$", _read(n.datadir / "keys" / "authority_certificate"), re.M)
             if not m:
                 raise TorNetworkError(f"no fingerprint in {n.name}'s authority_certificate")
             n.v3ident = m.group(1)
 
     def _torrc(self, n: _Node) -> str:
         dir_authorities = "".join(
-            f"DirAuthority {a.name} orport={a.orport} no-v2 v3ident={a.v3ident} "
-            f"127.0.0.1:{a.dirport} {a.fingerprint}\n"
+            f"DirAuthority {a.name} orport={a.orport} no-v2 v3ident={a.v3ident} 127.0.0.1:{a.dirport} {a.fingerprint}\n"
             for a in self.authorities
         )
         lines = [
@@ -605,12 +627,16 @@ class TorNetwork:
         elif n.role in ("hs", "client"):
             # The descriptor-upload line is info-level in the rend domain.
             lines.append(f"Log [rend]info file {n.info_log}")
-        lines.append(_COMMON_OPTIONS.format(
-            interval=self.VOTING_INTERVAL, vote_delay=self.VOTE_DELAY,
-            dist_delay=self.DIST_DELAY, initial_interval=self.INITIAL_VOTING_INTERVAL,
-            initial_vote_delay=self.INITIAL_VOTE_DELAY,
-            initial_dist_delay=self.INITIAL_DIST_DELAY,
-        ).rstrip("\n"))
+        lines.append(
+            _COMMON_OPTIONS.format(
+                interval=self.VOTING_INTERVAL,
+                vote_delay=self.VOTE_DELAY,
+                dist_delay=self.DIST_DELAY,
+                initial_interval=self.INITIAL_VOTING_INTERVAL,
+                initial_vote_delay=self.INITIAL_VOTE_DELAY,
+                initial_dist_delay=self.INITIAL_DIST_DELAY,
+            ).rstrip("\n")
+        )
         lines.append(dir_authorities.rstrip("\n"))
         if n.orport:
             lines.append(f"ORPort 127.0.0.1:{n.orport}")
@@ -671,7 +697,9 @@ class TorNetwork:
         with open(n.stdout_log, "ab") as out:
             n.proc = subprocess.Popen(
                 [self._tor, "-f", str(n.torrc), "--ignore-missing-torrc"],
-                stdin=subprocess.DEVNULL, stdout=out, stderr=subprocess.STDOUT,
+                stdin=subprocess.DEVNULL,
+                stdout=out,
+                stderr=subprocess.STDOUT,
                 cwd=n.datadir,
                 start_new_session=True,  # keep terminal ^C away; stop() ends them
             )
@@ -701,9 +729,7 @@ class TorNetwork:
     def _check_alive(self) -> None:
         for n in self.nodes:
             if n.proc is not None and n.proc.poll() is not None:
-                raise TorNetworkError(
-                    f"tor node {n.name} exited with code {n.proc.returncode}\n\n{self.logs()}"
-                )
+                raise TorNetworkError(f"tor node {n.name} exited with code {n.proc.returncode}\n\n{self.logs()}")
 
     def _wait(self, what: str, cond, deadline: float, interval: float = 0.5):
         while True:
@@ -746,8 +772,7 @@ class TorNetwork:
 
     def _all_relays_running(self) -> bool:
         flags = self.consensus_flags()
-        return all(self.REQUIRED_FLAGS <= flags.get(_fpr_to_b64(n.fingerprint), set())
-                   for n in self.relays)
+        return all(self.REQUIRED_FLAGS <= flags.get(_fpr_to_b64(n.fingerprint), set()) for n in self.relays)
 
     def _onion_hostname(self) -> str | None:
         text = _read(self.node("hs").datadir / "onion" / "hostname").strip()
@@ -812,30 +837,35 @@ class TorNetwork:
             self.timings["launch"] = time.monotonic() - t0
             for n in self.relays:
                 self._launch(n)
-            self._wait("a consensus listing every relay as " + "/".join(sorted(self.REQUIRED_FLAGS)),
-                       self._all_relays_running, deadline, interval=1.0)
+            self._wait(
+                "a consensus listing every relay as " + "/".join(sorted(self.REQUIRED_FLAGS)),
+                self._all_relays_running,
+                deadline,
+                interval=1.0,
+            )
             self.timings["consensus"] = time.monotonic() - t0
 
             self._launch(self.node("hs"))
             self._launch(self.node("client"))
             self.socks_port = self.node("client").socksport
             self.onion = self._wait("the onion service hostname file", self._onion_hostname, deadline)
-            self._wait("the onion service descriptor upload (status 200)",
-                       self._descriptor_uploaded, deadline)
+            self._wait("the onion service descriptor upload (status 200)", self._descriptor_uploaded, deadline)
             self.timings["descriptor"] = time.monotonic() - t0
             self._wait("the client to bootstrap to 100%", self._client_bootstrapped, deadline)
             self.timings["client"] = time.monotonic() - t0
             if probe:
                 try:
-                    self._wait("a connection to the onion through the client's SOCKS port",
-                               self._probe, deadline, interval=1.0)
+                    self._wait(
+                        "a connection to the onion through the client's SOCKS port", self._probe, deadline, interval=1.0
+                    )
                 except TorNetworkError as e:
                     hint = ""
                     if not self._target_listening():
-                        hint = (f"\nNOTHING IS LISTENING on {self.target_socket}: start the "
-                                "server before start(), or pass probe=False.")
-                    raise TorNetworkError(
-                        f"last probe error: {self._last_probe_error}{hint}\n{e}") from None
+                        hint = (
+                            f"\nNOTHING IS LISTENING on {self.target_socket}: start the "
+                            "server before start(), or pass probe=False."
+                        )
+                    raise TorNetworkError(f"last probe error: {self._last_probe_error}{hint}\n{e}") from None
                 self.timings["onion_reachable"] = time.monotonic() - t0
             self.timings["total"] = time.monotonic() - t0
         except BaseException:

@@ -11,8 +11,10 @@ import threading
 import time
 
 HEADERS = b"POST /en/pledge HTTP/1.1\r\nHost: 127.0.0.1\r\n" + b"X-Slow: " + b"s" * 4000 + b"\r\n\r\n"
-BODY_HEAD = (b"POST /en/pledge HTTP/1.1\r\nHost: 127.0.0.1\r\n"
-             b"Content-Type: application/x-www-form-urlencoded\r\nContent-Length: 4000\r\n\r\n")
+BODY_HEAD = (
+    b"POST /en/pledge HTTP/1.1\r\nHost: 127.0.0.1\r\n"
+    b"Content-Type: application/x-www-form-urlencoded\r\nContent-Length: 4000\r\n\r\n"
+)
 
 
 def raise_fd_limit(wanted: int) -> None:
@@ -36,7 +38,7 @@ class Trickler:
         self.sock = socket.create_connection(self.host, timeout=10)
         self.sock.setblocking(False)
         self.sent = len(BODY_HEAD) if self.body else 1
-        self.sock.send(self.payload[:self.sent])
+        self.sock.send(self.payload[: self.sent])
         self.opened = time.monotonic()
         return self.sock
 
@@ -50,7 +52,7 @@ class Trickler:
         """Send the next byte."""
         if self.sent < len(self.payload) - 1:
             try:
-                self.sent += self.sock.send(self.payload[self.sent:self.sent + 1])
+                self.sent += self.sock.send(self.payload[self.sent : self.sent + 1])
             except OSError:
                 pass  # closed: the selector says so
 
