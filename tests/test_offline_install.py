@@ -92,6 +92,12 @@ def wheels(tmp_path_factory) -> Path:
     return folder
 
 
+def install_offline(python: Path, wheels: Path, env: dict[str, str]) -> subprocess.CompletedProcess:
+    """The organisers' guide's install step: only hash-pinned wheels from the folder, no index."""
+    argv = [str(python), "-m", "pip", "install", "--require-hashes", "--no-index", "--find-links", str(wheels)]
+    return subprocess.run([*argv, "-r", str(LOCK)], capture_output=True, text=True, timeout=600, env=env)
+
+
 def make_venv(tmp_path: Path) -> Path:
     venv = tmp_path / "venv"
     subprocess.run([sys.executable, "-m", "venv", str(venv)], check=True, timeout=300, env=offline_env(tmp_path))
@@ -101,24 +107,7 @@ def make_venv(tmp_path: Path) -> Path:
 def test_the_project_runs_from_a_venv_installed_offline_from_the_wheel_folder(wheels, tmp_path):
     python = make_venv(tmp_path)
     env = offline_env(tmp_path)
-    done = subprocess.run(
-        [
-            str(python),
-            "-m",
-            "pip",
-            "install",
-            "--require-hashes",
-            "--no-index",
-            "--find-links",
-            str(wheels),
-            "-r",
-            str(LOCK),
-        ],
-        capture_output=True,
-        text=True,
-        timeout=600,
-        env=env,
-    )
+    done = install_offline(python, wheels, env)
     assert done.returncode == 0, done.stdout + done.stderr
     # The organisers' commands, from the project's folder, with only what came from the stick.
     passfile = tmp_path / "pass"
@@ -167,24 +156,7 @@ def test_a_swapped_wheel_is_refused(wheels, tmp_path):
     shutil.copytree(wheels, tampered)
     [wheel] = tampered.glob("segno-*.whl")
     wheel.write_bytes(wheel.read_bytes() + b"\0")  # still a zip file; not the one that was locked
-    done = subprocess.run(
-        [
-            str(python),
-            "-m",
-            "pip",
-            "install",
-            "--require-hashes",
-            "--no-index",
-            "--find-links",
-            str(tampered),
-            "-r",
-            str(LOCK),
-        ],
-        capture_output=True,
-        text=True,
-        timeout=600,
-        env=offline_env(tmp_path),
-    )
+    done = install_offline(python, tampered, offline_env(tmp_path))
     assert done.returncode != 0 and "DO NOT MATCH THE HASHES" in done.stderr
     check = subprocess.run([str(python), "-c", "import segno"], capture_output=True, timeout=60)
     assert check.returncode != 0

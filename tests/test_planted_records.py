@@ -24,18 +24,7 @@ from helpers import FAST_SCRYPT, PASSPHRASE
 from pledgebox import cli, plaintext, pledges, sealing
 
 CAMPAIGN = "test-campaign"
-FIELDS = (
-    "reference",
-    "amount",
-    "currency",
-    "designation",
-    "method",
-    "pseudonym",
-    "contact",
-    "message",
-    "language",
-    "day",
-)
+FIELDS = plaintext.SEALED_FIELDS
 
 # Unicode's Default_Ignorable_Code_Point (DerivedCoreProperties.txt): characters that show as nothing.
 _IGNORABLE = [
