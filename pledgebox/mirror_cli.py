@@ -18,7 +18,10 @@ def cmd_mirror_build(args) -> int:
     cfg = config.load(args.data, allow_demo=False)
     # Refused before the passphrase is asked for, not after.
     if not cfg.onion:
-        raise mirror.NoOnion()
+        raise mirror.NoOnion(
+            hint=f'add onion = "….onion" to [campaign] in {cfg.data_dir / "campaign.toml"} (the '
+            "address in the onion service's hostname file)"
+        )
     mirror.check_output(args.out)
     version = args.version if args.version is not None else mirror.next_version(cfg)
     statement.make(

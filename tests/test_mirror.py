@@ -363,7 +363,7 @@ def test_build_refuses_without_an_onion_address(capsys, tmp_path, identities, ke
         capsys, "mirror", "build", out, "--identity", keyfile, "--passphrase-file", passfile, "--data", data
     )
     assert code == 1
-    assert "onion address" in err and "hint: add onion =" in err
+    assert "onion address" in err and "hint: add onion =" in err and f"[campaign] in {data / 'campaign.toml'}" in err
     assert not out.exists()
 
 
