@@ -21,6 +21,12 @@ def cmd_review(args) -> int:
     refuse_passphrase_argument(args)
     # Refused before any passphrase is asked for or any record opened.
     outputs = [path for path in (args.csv, args.json) if path is not None]
+    if any(str(path) == "-" for path in outputs):
+        # Not standard output: plaintext pledges belong in a private file (0600), never in a pipe or a scrollback.
+        raise UsageError(
+            "--csv and --json write a new file; '-' would be a file named '-'.",
+            hint="name the file, e.g. --csv pledges.csv (it is written with mode 0600)",
+        )
     for path in outputs:
         if os.path.lexists(path):
             raise OutputExists(str(path), hint=report.OUTPUT_HINT)

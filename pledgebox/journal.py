@@ -28,14 +28,23 @@ class StoreTrouble:
         else:
             where = getattr(exc, "filename", None) or self.folder
             cause = f"{where}: {getattr(exc, 'strerror', None) or type(exc).__name__}"
+        self._say(
+            f"pledges cannot be stored, donors get 503 ({cause})",
+            "check the data folder's owner and free space with `pledgebox audit --data DIR`",
+        )
+
+    def full(self) -> None:
+        """One line when pledges are paused because the uncollected records reached their cap."""
+        self._say(
+            "pledges are paused, donors get 503: the uncollected records reached limits.max_pending or max_pending_mb",
+            "collect them (as the service's user: `pledgebox collect --out - > FILE`) or raise the limit in [limits]",
+        )
+
+    def _say(self, text: str, hint: str) -> None:
+        """Print text and hint, unless the same text was printed less than a minute ago."""
         now = self.clock()
         with self._lock:
-            if cause == self._last[0] and now - self._last[1] < EVERY:
+            if text == self._last[0] and now - self._last[1] < EVERY:
                 return
-            self._last = (cause, now)
-        print(
-            f"pledgebox: error: pledges cannot be stored, donors get 503 ({cause}); hint: check the data "
-            "folder's owner and free space with `pledgebox audit --data DIR`",
-            file=sys.stderr,
-            flush=True,
-        )
+            self._last = (text, now)
+        print(f"pledgebox: error: {text}; hint: {hint}", file=sys.stderr, flush=True)

@@ -214,6 +214,7 @@ class Site:
                 raise Refused(429, "busy", RETRY_AFTER)
             return self.seal_and_store(pledge, nonce, issued)
         except StoreFull:
+            self.store_trouble.full()
             raise Refused(503, "full", "3600") from None
         except (OSError, StoreWriteError) as exc:
             # Disk full or unwritable: no receipt for a pledge that is not on disk.

@@ -163,6 +163,7 @@ REFUSALS = [
     ),
     ("review {sealed} --identity {key} --passphrase-file {pass_} --csv {exists}", 1, "already exists"),
     ("review {sealed} --identity {key} --passphrase-file {pass_} --csv {tmp}/x --json {tmp}/x", 2, "same file"),
+    ("review {sealed} --identity {key} --passphrase-file {pass_} --json -", 2, "a file named '-'"),
     ("review {sealed} --identity {key} --passphrase-file {pass_} --payments {bank}", 1, "statement could not be read"),
     (
         "review {sealed} --identity {key} --passphrase-file {pass_} --payments {tmp}/missing.csv",

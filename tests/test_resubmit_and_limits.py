@@ -100,13 +100,18 @@ def test_a_resubmission_uses_up_no_rate_limit(tmp_path, identity, clock):
     assert second.forms[0].submit().status_int == 200  # the second of two a minute
 
 
-def test_the_store_is_capped_in_bytes_too(tmp_path, identity, clock):
+def test_the_store_is_capped_in_bytes_too(tmp_path, identity, clock, capsys):
     cfg, client = _limited(tmp_path, identity, clock, "max_pending_mb = 0\n")
     check = client.post("/en/pledge", GOOD | {"message": "kept"})
     clock.advance(5)
     res = check.forms[0].submit(status=503)
     pending = cfg.state_dir / "pending.sealed"
     assert "kept" in res.text and (not pending.exists() or pending.read_bytes() == b"")
+    check.forms[0].submit(status=503)
+    # The journal learns why pledges are paused, once a minute at most, and nothing the donor sent.
+    err = capsys.readouterr().err
+    assert err.count("pledgebox: error: pledges are paused") == 1 and "hint: collect them" in err
+    assert "kept" not in err and "25" not in err
 
 
 def test_an_honest_long_message_is_not_a_413(client, clock, cfg, identity):
