@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import http.client
+import json
 import os
 import platform
 import sys
@@ -111,3 +112,20 @@ def confirm_requests(
             + body
         )
     return out
+
+
+def sample_pledge(reference: str) -> bytes:
+    """A typical pledge's plaintext as the web app seals it (Cyrillic and German in the free text)."""
+    doc = {
+        "reference": reference,
+        "amount": "25.00",
+        "currency": "EUR",
+        "designation": "split",
+        "method": "sepa",
+        "pseudonym": "Аня",
+        "contact": "",
+        "message": "Солидарность — Solidarität",
+        "language": "de",
+        "day": "2026-11-25",
+    }
+    return json.dumps(doc, ensure_ascii=False).encode()

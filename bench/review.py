@@ -6,7 +6,6 @@ bench/run.py imports run() for its table.
 
 from __future__ import annotations
 
-import json
 import os
 import sys
 import tempfile
@@ -19,6 +18,7 @@ for folder in (ROOT, ROOT / "tests"):  # tests/ for the statements the tests mak
     if str(folder) not in sys.path:
         sys.path.insert(0, str(folder))
 
+from common import sample_pledge  # noqa: E402 (bench/ is on sys.path when a bench script runs)
 from pledgebox import payments, pledges, review, sealing, store  # noqa: E402
 from support.bankfiles import Entry, Tx, camt  # noqa: E402
 
@@ -32,21 +32,7 @@ def _records_file(folder: Path, identity: sealing.Identity, count: int) -> Path:
     path = folder / "bench.sealed"
     with open(path, "wb") as file:
         for i in range(count):
-            plaintext = json.dumps(
-                {
-                    "reference": pledges.make_reference(b"bench%d" % i),
-                    "amount": "25.00",
-                    "currency": "EUR",
-                    "designation": "split",
-                    "method": "sepa",
-                    "pseudonym": "Аня",
-                    "contact": "",
-                    "message": "Солидарность — Solidarität",
-                    "language": "de",
-                    "day": "2026-11-25",
-                },
-                ensure_ascii=False,
-            ).encode()
+            plaintext = sample_pledge(pledges.make_reference(b"bench%d" % i))
             record = sealing.seal(plaintext, [identity.recipient], "bench")
             file.write(b"bench-%d %s\n" % (i, record))
     return path

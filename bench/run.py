@@ -25,7 +25,16 @@ for folder in (ROOT, ROOT / "tests", ROOT / "bench"):
         sys.path.insert(0, str(folder))
 
 import loadgen  # noqa: E402
-from common import GET_RATIO_GOAL, Table, confirm_requests, errors_note, fetch, get_requests, verdict  # noqa: E402
+from common import (  # noqa: E402
+    GET_RATIO_GOAL,
+    Table,
+    confirm_requests,
+    errors_note,
+    fetch,
+    get_requests,
+    sample_pledge,
+    verdict,
+)
 from connections import proxy_line_cost, trickling  # noqa: E402
 from pledgebox import config, sealing  # noqa: E402
 from support.serverproc import Server, free_port  # noqa: E402
@@ -173,21 +182,7 @@ def wsgi_cost(table: Table, data: Path) -> None:
 
 def seal_cost(table: Table) -> None:
     """Microseconds to seal one typical pledge, to one and to three organisers, and the stored line's size."""
-    plaintext = json.dumps(
-        {
-            "reference": "K7M2Q-9XH4C",
-            "amount": "25.00",
-            "currency": "EUR",
-            "designation": "split",
-            "method": "sepa",
-            "pseudonym": "Аня",
-            "contact": "",
-            "message": "Солидарность — Solidarität",
-            "language": "de",
-            "day": "2026-11-25",
-        },
-        ensure_ascii=False,
-    ).encode()
+    plaintext = sample_pledge("K7M2Q-9XH4C")
     for n in (1, 3):
         recipients = [sealing.Identity.generate().recipient for _ in range(n)]
         rounds = 1000

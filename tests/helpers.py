@@ -127,9 +127,9 @@ def ref(n: int) -> str:
     return pledges.make_reference(b"test%d" % n)
 
 
-def plaintext(n: int = 0, **fields) -> bytes:
-    """A pledge's plaintext as the web app seals it."""
-    doc = {
+def pledge_fields(n: int = 0, **fields) -> dict:
+    """A pledge's sealed fields as the web app writes them; fields override."""
+    return {
         "reference": ref(n),
         "amount": "25.00",
         "currency": "EUR",
@@ -141,7 +141,21 @@ def plaintext(n: int = 0, **fields) -> bytes:
         "language": "en",
         "day": "2026-11-25",
     } | fields
-    return json.dumps(doc, ensure_ascii=False, separators=(",", ":")).encode()
+
+
+def plaintext(n: int = 0, **fields) -> bytes:
+    """A pledge's plaintext as the web app seals it."""
+    return json.dumps(pledge_fields(n, **fields), ensure_ascii=False, separators=(",", ":")).encode()
+
+
+def entry(n: int, amount: str, **fields):
+    """A reviewed pledge (review.Entry) of amount with reference ref(n); fields override."""
+    from decimal import Decimal
+
+    from pledgebox import review
+
+    doc = pledge_fields(n, amount=amount) | {"campaign": "test-campaign", "record_id": f"r{n}"} | fields
+    return review.Entry(**{k: Decimal(v) if k in ("amount", "received") else v for k, v in doc.items()})
 
 
 def sealed(identities, n: int = 0, **fields) -> bytes:

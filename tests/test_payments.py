@@ -10,7 +10,7 @@ from decimal import Decimal
 
 import pytest
 
-from helpers import CAMPAIGN, ref, rows, sealed, write_records
+from helpers import CAMPAIGN, entry, ref, rows, sealed, write_records
 from pledgebox import keys, payments, pledges, report, review
 from pledgebox.statements import bankcsv
 from support.bankfiles import PAYER, Entry, Tx, camt, camt_053, german_86, mt940, mt940_line
@@ -137,23 +137,7 @@ def test_a_payments_file_without_the_columns_is_an_error_before_any_work(tmp_pat
 
 
 def test_one_transfer_for_two_pledges_fills_both(identity):
-    entries = [
-        review.Entry(
-            reference=ref(n),
-            day="2026-11-25",
-            amount=Decimal(a),
-            currency="EUR",
-            designation="split",
-            method="sepa",
-            pseudonym="",
-            contact="",
-            message="",
-            language="en",
-            campaign=CAMPAIGN,
-            record_id=f"r{n}",
-        )
-        for n, a in ((1, "20"), (2, "30"))
-    ]
+    entries = [entry(n, a, campaign=CAMPAIGN) for n, a in ((1, "20"), (2, "30"))]
     statement = payments.Payments([], [payments.Payment("bank.csv", "row 2", Decimal("60"), f"{ref(1)} und {ref(2)}")])
     matching = payments.match(entries, statement)
     assert matching.received == Decimal("60")

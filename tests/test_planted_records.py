@@ -20,7 +20,7 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from helpers import FAST_SCRYPT, PASSPHRASE
+from helpers import FAST_SCRYPT, PASSPHRASE, pledge_fields
 from pledgebox import cli, plaintext, pledges, sealing
 
 CAMPAIGN = "test-campaign"
@@ -144,18 +144,7 @@ ANY_JSON = st.recursive(
 
 def _honest_fields(n: int) -> dict:
     """A pledge as the web app seals it."""
-    return {
-        "reference": pledges.make_reference(b"honest%d" % n),
-        "amount": "25.00",
-        "currency": "EUR",
-        "designation": "split",
-        "method": "sepa",
-        "pseudonym": "",
-        "contact": "",
-        "message": "",
-        "language": "en",
-        "day": "2026-11-25",
-    }
+    return pledge_fields(reference=pledges.make_reference(b"honest%d" % n))
 
 
 @st.composite

@@ -16,7 +16,7 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from helpers import CAMPAIGN, FAST_SCRYPT, PASSPHRASE, plaintext, ref, rows, sealed, write_records
+from helpers import CAMPAIGN, FAST_SCRYPT, PASSPHRASE, entry, plaintext, ref, rows, sealed, write_records
 from pledgebox import cli, keys, report, review, safetext, sealing
 
 # -- opening and merging ---------------------------------------------------------------------------
@@ -548,27 +548,8 @@ def test_a_record_with_two_campaign_ids_is_damaged_not_shown_under_either(tmp_pa
 
 def test_huge_planted_totals_stay_in_their_columns():
     # Two planted records of 999,999,999.99: the count and the amount must not run together ("21,999…").
-    from decimal import Decimal
-
     from pledgebox.report import totals_lines
-    from pledgebox.review import Entry
 
-    def entry(i):
-        return Entry(
-            reference=f"R{i}",
-            day="2026-11-25",
-            amount=Decimal("999999999.99"),
-            currency="EUR",
-            designation="split",
-            method="sepa",
-            pseudonym="",
-            contact="",
-            message="",
-            language="en",
-            campaign="c",
-            record_id=f"id{i}",
-            received=Decimal("999999999.99"),
-        )
-
-    lines = totals_lines([entry(1), entry(2)], payments=True)
+    huge = "999999999.99"
+    lines = totals_lines([entry(1, huge, received=huge), entry(2, huge, received=huge)], payments=True)
     assert lines[-1].split() == ["All", "2", "1,999,999,999.98", "1,999,999,999.98"]
